@@ -56,6 +56,7 @@ _REPOS = {
         "com_google_absl/types_BUILD.repo": "absl/types/BUILD.bazel",
         "com_google_absl/cleanup_BUILD.repo": "absl/cleanup/BUILD.bazel",
         "com_google_absl/random_BUILD.repo": "absl/random/BUILD.bazel",
+        "com_google_absl/functional_BUILD.repo": "absl/functional/BUILD.bazel",
     },
     "com_google_googletest": {"com_google_googletest/BUILD.repo": "BUILD.bazel"},
     "com_github_gflags_gflags": {"com_github_gflags_gflags/BUILD.repo": "BUILD.bazel"},

@@ -1,0 +1,299 @@
+#include "io/append_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace sift_stream::io {
+namespace {
+
+constexpr size_t kDefaultAlignment = 4096;
+
+size_t RoundUp(size_t value, size_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+// The file's O_DIRECT alignment, 0 if the file system says it cannot do O_DIRECT, or the
+// common 4096 when the kernel does not tell.
+size_t DirectIoAlignment(int fd) {
+  struct statx st;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) != 0 ||
+      (st.stx_mask & STATX_DIOALIGN) == 0) {
+    return kDefaultAlignment;
+  }
+  if (st.stx_dio_offset_align == 0) return 0;
+  return std::max<size_t>({st.stx_dio_offset_align, st.stx_dio_mem_align, 512});
+}
+
+absl::Status DropDirectIo(int fd, const std::string& path) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_DIRECT) < 0) {
+    return ErrnoToStatus(errno, "fcntl(clear O_DIRECT)", path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Create(Ring& ring, std::string path,
+                                                               const AppendFileOptions& options,
+                                                               std::function<void()> on_progress) {
+  if (options.buffer_count < 2 || options.buffer_size_bytes == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AppendFile ", path, ": needs at least 2 buffers of non-zero size, got ",
+                     options.buffer_count, " of ", options.buffer_size_bytes, " bytes"));
+  }
+  const int base_flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  bool direct = options.direct;
+  int fd = open(path.c_str(), base_flags | O_EXCL | (direct ? O_DIRECT : 0), options.mode);
+  if (fd < 0 && direct && errno == EINVAL) {
+    // Refused O_DIRECT (ramfs, some overlays). The failed open may have created the file; the
+    // O_EXCL above proved it did not exist before, so truncating it here loses nothing.
+    direct = false;
+    fd = open(path.c_str(), base_flags | O_TRUNC, options.mode);
+  }
+  if (fd < 0) return ErrnoToStatus(errno, "create backup file", path);
+
+  size_t alignment = kDefaultAlignment;
+  if (direct) {
+    alignment = DirectIoAlignment(fd);
+    if (alignment == 0) {
+      absl::Status dropped = DropDirectIo(fd, path);
+      if (!dropped.ok()) {
+        close(fd);
+        return dropped;
+      }
+      direct = false;
+      alignment = kDefaultAlignment;
+    }
+  }
+  return std::unique_ptr<AppendFile>(
+      new AppendFile(ring, std::move(path), fd, direct, alignment, options,
+                     std::move(on_progress)));
+}
+
+AppendFile::AppendFile(Ring& ring, std::string path, int fd, bool direct_io, size_t alignment,
+                       const AppendFileOptions& options, std::function<void()> on_progress)
+    : ring_(ring),
+      path_(std::move(path)),
+      fd_(fd),
+      direct_io_(direct_io),
+      alignment_(alignment),
+      capacity_(RoundUp(options.buffer_size_bytes, alignment)),
+      on_progress_(std::move(on_progress)),
+      buffers_(options.buffer_count) {
+  for (Buffer& b : buffers_) {
+    b.owner = this;
+    b.data = static_cast<char*>(std::aligned_alloc(alignment_, capacity_));
+    assert(b.data != nullptr);
+  }
+  current().state = BufferState::kFilling;
+}
+
+AppendFile::~AppendFile() {
+  for (const Buffer& b : buffers_) {
+    assert(b.state != BufferState::kWriting && "AppendFile destroyed with a write in flight");
+    (void)b;
+  }
+  assert(!sync_.in_flight() && "AppendFile destroyed with a sync in flight");
+  if (fd_ >= 0) close(fd_);
+  for (Buffer& b : buffers_) std::free(b.data);
+}
+
+size_t AppendFile::free_bytes() const {
+  if (!status_.ok()) return 0;
+  const int count = static_cast<int>(buffers_.size());
+  size_t total = advance_pending_ ? 0 : capacity_ - current().fill;
+  // The carried tail of a pending advance takes room in the next buffer.
+  size_t carry = advance_pending_ ? current().fill % alignment_ : 0;
+  for (int i = (current_ + 1) % count; i != current_; i = (i + 1) % count) {
+    if (buffers_[i].state != BufferState::kFree) break;
+    total += capacity_ - carry;
+    carry = 0;
+  }
+  return total;
+}
+
+absl::Status AppendFile::Append(absl::string_view bytes) {
+  if (!status_.ok()) return status_;
+  if (bytes.size() > free_bytes()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "append to ", path_, ": ", bytes.size(), " bytes do not fit in the ", free_bytes(),
+        " bytes of buffer free until writes in flight complete"));
+  }
+  if (advance_pending_ && !bytes.empty()) Advance();
+  while (!bytes.empty()) {
+    Buffer& b = current();
+    size_t n = std::min(bytes.size(), capacity_ - b.fill);
+    std::memcpy(b.data + b.fill, bytes.data(), n);
+    b.fill += n;
+    logical_size_ += n;
+    bytes.remove_prefix(n);
+    if (b.fill == capacity_) {
+      b.state = BufferState::kSealed;
+      Advance();
+    }
+  }
+  SubmitReady();
+  return absl::OkStatus();
+}
+
+bool AppendFile::Advance() {
+  const int next = (current_ + 1) % static_cast<int>(buffers_.size());
+  Buffer& sealed = current();
+  Buffer& b = buffers_[next];
+  if (b.state != BufferState::kFree) {
+    advance_pending_ = true;
+    return false;
+  }
+  // Reading `sealed` while its write is in flight is safe: the device only reads it too.
+  const size_t tail = sealed.fill % alignment_;
+  const size_t aligned = sealed.fill - tail;
+  std::memcpy(b.data, sealed.data + aligned, tail);
+  b.file_offset = sealed.file_offset + aligned;
+  b.fill = tail;
+  b.carried = tail;
+  b.state = BufferState::kFilling;
+  current_ = next;
+  advance_pending_ = false;
+  return true;
+}
+
+bool AppendFile::Overlaps(uint64_t start) const {
+  for (const Buffer& b : buffers_) {
+    if (b.state == BufferState::kWriting && b.file_offset + RoundUp(b.fill, alignment_) > start) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void AppendFile::SubmitReady() {
+  const int count = static_cast<int>(buffers_.size());
+  while (status_.ok() && buffers_[next_submit_].state == BufferState::kSealed) {
+    Buffer& b = buffers_[next_submit_];
+    // A write that rewrites the block an earlier write still covers must wait for it.
+    if (Overlaps(b.file_offset)) return;
+    size_t length = b.fill;
+    if (direct_io_) {
+      length = RoundUp(b.fill, alignment_);
+      std::memset(b.data + b.fill, 0, length - b.fill);  // Padding exists only in flight.
+    }
+    b.state = BufferState::kWriting;
+    ring_.Write(b.write, fd_, b.data, static_cast<uint32_t>(length), b.file_offset,
+                Callback{&AppendFile::OnWriteThunk, &b});
+    next_submit_ = (next_submit_ + 1) % count;
+  }
+}
+
+void AppendFile::OnWriteThunk(void* context, Completion& completion) {
+  Buffer& b = *static_cast<Buffer*>(context);
+  b.owner->OnWrite(b, completion);
+}
+
+void AppendFile::OnWrite(Buffer& b, Completion& completion) {
+  ++writes_completed_;
+  if (completion.result == -EINVAL && direct_io_) {
+    // Some file systems accept O_DIRECT at open and refuse it at the first write.
+    absl::Status dropped = DropDirectIo(fd_, path_);
+    if (dropped.ok()) {
+      direct_io_ = false;
+      ring_.Write(b.write, fd_, b.data, static_cast<uint32_t>(b.fill), b.file_offset,
+                  Callback{&AppendFile::OnWriteThunk, &b});
+      return;
+    }
+    Fail(dropped);
+  } else if (completion.result < 0) {
+    Fail(ErrnoToStatus(-completion.result, "write backup file",
+                       absl::StrCat(path_, " at offset ", b.file_offset)));
+    // Nothing from here on counts as written, whatever later writes manage.
+    write_failed_at_ = std::min(write_failed_at_, b.file_offset + b.carried);
+  }
+  b.state = BufferState::kFree;
+  if (advance_pending_) Advance();
+  SubmitReady();
+  MaybeStartSync();
+  ReportProgress();
+}
+
+void AppendFile::Flush() {
+  if (!status_.ok()) return;
+  Buffer& b = current();
+  if (!advance_pending_ && b.fill > b.carried) {
+    b.state = BufferState::kSealed;
+    Advance();
+  }
+  SubmitReady();
+}
+
+void AppendFile::Sync() {
+  Flush();
+  sync_wanted_ = std::max(sync_wanted_, logical_size_);
+  MaybeStartSync();
+}
+
+void AppendFile::MaybeStartSync() {
+  if (!status_.ok() || sync_.in_flight() || sync_wanted_ <= synced_size_) return;
+  if (written_size() < sync_wanted_) return;
+  sync_target_ = sync_wanted_;
+  ring_.Fsync(sync_, fd_, SyncKind::kData, Bind<AppendFile, &AppendFile::OnSync>(this));
+}
+
+void AppendFile::OnSync(Completion& completion) {
+  if (completion.result < 0) {
+    Fail(ErrnoToStatus(-completion.result, "fdatasync backup file", path_));
+  } else {
+    synced_size_ = std::max(synced_size_, sync_target_);
+  }
+  MaybeStartSync();
+  ReportProgress();
+}
+
+uint64_t AppendFile::written_size() const {
+  uint64_t written = std::min(logical_size_, write_failed_at_);
+  for (const Buffer& b : buffers_) {
+    if (b.state != BufferState::kFree) written = std::min(written, b.file_offset + b.carried);
+  }
+  return written;
+}
+
+bool AppendFile::idle() const {
+  for (const Buffer& b : buffers_) {
+    if (b.state == BufferState::kWriting) return false;
+  }
+  if (sync_.in_flight()) return false;
+  return !status_.ok() || written_size() == logical_size_;
+}
+
+absl::Status AppendFile::Close() {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, " is already closed"));
+  if (!idle()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("close ", path_, ": writes still pending; Flush() and wait for idle()"));
+  }
+  absl::Status result = status_;
+  if (result.ok() && ftruncate(fd_, static_cast<off_t>(logical_size_)) != 0) {
+    result = ErrnoToStatus(errno, "truncate backup file to its logical length", path_);
+  }
+  if (close(fd_) != 0 && result.ok()) result = ErrnoToStatus(errno, "close backup file", path_);
+  fd_ = -1;
+  return result;
+}
+
+void AppendFile::Fail(absl::Status status) {
+  if (status_.ok()) status_ = std::move(status);
+}
+
+void AppendFile::ReportProgress() {
+  if (on_progress_) on_progress_();
+}
+
+}  // namespace sift_stream::io

@@ -1,0 +1,161 @@
+// io/append_file.h — an append-only file written with O_DIRECT through a Ring.
+//
+// Backups are written once, sequentially, and read back only after a failure, so they bypass
+// the page cache: O_DIRECT keeps a high-rate writer from filling memory with dirty pages and
+// makes the cost of a write visible where it happens. O_DIRECT demands aligned memory, offsets
+// and lengths; AppendFile hides that. Bytes appended are copied once into one of a few aligned
+// buffers it owns; a full buffer is written as one large write while the next one fills, so
+// the disk stays busy and the caller never waits for it unless every buffer is in flight.
+//
+// The last, partial block is padded with zeros only in flight (Flush), then carried into the
+// next buffer and rewritten when it grows. Writes that cover the same block are never in flight
+// together, so a later one cannot be overtaken by an earlier one. `Close()` cuts the file to its
+// logical length: readers of Sift's backup format treat zero padding as corruption.
+//
+// When the file system refuses O_DIRECT (EINVAL at open or at the first write: ramfs, some
+// overlay and network mounts), the file falls back to ordinary buffered writes through the same
+// code and `direct_io()` turns false so the caller can say so once.
+//
+// Threading: every method runs on the ring's thread. Progress (a write or a sync completing,
+// or an error) is reported through the `on_progress` callback, after which the caller reads
+// `written_size()`, `synced_size()`, `status()` and `free_bytes()`.
+//
+// Open and close are plain system calls: they happen once per file (per rotation), and
+// ftruncate has no io_uring operation in the kernels we support.
+//
+// Example (synchronously, as a tool would):
+//
+//   ASSIGN_OR_RETURN(auto file, io::AppendFile::Create(*ring, "/backups/a.pbfs", {}, {}));
+//   RETURN_IF_ERROR(file->Append(chunk));
+//   file->Sync();
+//   RETURN_IF_ERROR(io::RunUntil(*ring, [&] { return file->idle(); }, absl::Seconds(10)));
+//   RETURN_IF_ERROR(file->Close());
+
+#ifndef SIFT_STREAM_IO_APPEND_FILE_H_
+#define SIFT_STREAM_IO_APPEND_FILE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "io/ring.h"
+
+namespace sift_stream::io {
+
+struct AppendFileOptions {
+  // Size of each buffer; rounded up to the file's O_DIRECT alignment. One buffer is one write.
+  size_t buffer_size_bytes = 1 << 20;
+  // Buffers in rotation: one filling while the others are written. At least 2.
+  int buffer_count = 4;
+  // Try O_DIRECT first (false: buffered writes from the start).
+  bool direct = true;
+  mode_t mode = 0600;
+};
+
+class AppendFile {
+ public:
+  // Creates `path`, which must not exist yet, and prepares to append to it through `ring`.
+  // `on_progress` (may be empty) runs on the ring's thread after each write or sync completes.
+  static absl::StatusOr<std::unique_ptr<AppendFile>> Create(Ring& ring, std::string path,
+                                                            const AppendFileOptions& options,
+                                                            std::function<void()> on_progress);
+  // Requires idle(). Closes the descriptor if Close() was not called, without truncating:
+  // the padded tail stays, as it would after a crash.
+  ~AppendFile();
+
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  // Copies all of `bytes` into the file's buffers, or nothing: ResourceExhausted when they do
+  // not fit until writes in flight complete (see free_bytes()), or the file's error status.
+  // Full buffers start writing at once; the rest waits for more bytes or Flush().
+  absl::Status Append(absl::string_view bytes);
+  // How many bytes Append() accepts right now.
+  size_t free_bytes() const;
+
+  // Starts writing everything appended so far, the partial last block included.
+  void Flush();
+  // Flush, then fdatasync once those bytes are written; synced_size() advances when done.
+  void Sync();
+
+  // Requires idle() and no error: cuts the file to logical_size() and closes it.
+  absl::Status Close();
+
+  // Nothing queued, in flight, or appended but unwritten.
+  bool idle() const;
+  // Bytes appended so far.
+  uint64_t logical_size() const { return logical_size_; }
+  // Length of the prefix the kernel has completed writing.
+  uint64_t written_size() const;
+  // Length of the prefix known to be on stable storage (fdatasync completed after it was
+  // written).
+  uint64_t synced_size() const { return synced_size_; }
+  // The first error, naming the path, the operation and the offset. Sticky.
+  const absl::Status& status() const { return status_; }
+  // False when the file system refused O_DIRECT and the file fell back to buffered writes.
+  bool direct_io() const { return direct_io_; }
+  size_t alignment() const { return alignment_; }
+  const std::string& path() const { return path_; }
+  // Write system calls completed (for tests of batching).
+  uint64_t writes_completed() const { return writes_completed_; }
+
+ private:
+  enum class BufferState : uint8_t { kFree, kFilling, kSealed, kWriting };
+  struct Buffer {
+    AppendFile* owner = nullptr;
+    char* data = nullptr;  // alignment_-aligned, capacity_ bytes.
+    uint64_t file_offset = 0;
+    size_t fill = 0;     // Valid bytes from file_offset.
+    size_t carried = 0;  // Leading bytes already written by the previous buffer's padded tail.
+    BufferState state = BufferState::kFree;
+    Completion write;
+  };
+
+  AppendFile(Ring& ring, std::string path, int fd, bool direct_io, size_t alignment,
+             const AppendFileOptions& options, std::function<void()> on_progress);
+
+  Buffer& current() { return buffers_[current_]; }
+  const Buffer& current() const { return buffers_[current_]; }
+  // Seals the current buffer and moves to the next, carrying the partial tail block over.
+  // Returns false if the next buffer is still being written.
+  bool Advance();
+  void SubmitReady();
+  void MaybeStartSync();
+  void OnWrite(Buffer& buffer, Completion& completion);
+  void OnSync(Completion& completion);
+  bool Overlaps(uint64_t start) const;
+  void Fail(absl::Status status);
+  void ReportProgress();
+  static void OnWriteThunk(void* context, Completion& completion);
+
+  Ring& ring_;
+  const std::string path_;
+  int fd_;
+  bool direct_io_;
+  const size_t alignment_;
+  const size_t capacity_;
+  const std::function<void()> on_progress_;
+  std::vector<Buffer> buffers_;
+  int current_ = 0;       // The buffer that takes appended bytes (kFilling).
+  int next_submit_ = 0;   // Oldest buffer that may be sealed and not yet submitted.
+  bool advance_pending_ = false;  // Current is sealed; the next buffer was busy.
+  uint64_t logical_size_ = 0;
+  uint64_t write_failed_at_ = UINT64_MAX;
+  uint64_t synced_size_ = 0;
+  uint64_t sync_wanted_ = 0;   // Highest logical size a Sync() asked for.
+  uint64_t sync_target_ = 0;   // What the fdatasync in flight covers.
+  Completion sync_;
+  uint64_t writes_completed_ = 0;
+  absl::Status status_;
+};
+
+}  // namespace sift_stream::io
+
+#endif  // SIFT_STREAM_IO_APPEND_FILE_H_
