@@ -261,6 +261,9 @@ absl::StatusOr<int> Ring::RunOnce(absl::Duration max_wait) {
       ret = io_uring_submit(&ring_);
       ++submit_calls_;
     }
+  } else if (max_wait == absl::InfiniteDuration()) {
+    ret = io_uring_submit_and_wait(&ring_, 1);
+    ++submit_calls_;
   } else {
     __kernel_timespec ts;
     ts.tv_sec = absl::ToInt64Seconds(max_wait);

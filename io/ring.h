@@ -155,7 +155,8 @@ class Ring {
   void Nop(Completion& c, Callback callback);
 
   // One turn of the loop. Submits everything queued, then waits up to `max_wait` for at least
-  // one completion if none is ready (zero: do not wait), reaps every ready completion and runs
+  // one completion if none is ready (zero: do not wait; infinite: until one completes, which
+  // a Wakeup or a Timeout bounds), reaps every ready completion and runs
   // their callbacks. Returns how many callbacks ran. An error means the ring itself failed.
   absl::StatusOr<int> RunOnce(absl::Duration max_wait);
 
