@@ -16,6 +16,8 @@ namespace sift_stream::io {
 namespace {
 
 constexpr size_t kDefaultAlignment = 4096;
+// One buffer is one write, and a write's length must fit the ring's 32-bit length.
+constexpr size_t kMaxBufferBytes = size_t{1} << 30;
 
 size_t RoundUp(size_t value, size_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
@@ -31,6 +33,19 @@ size_t DirectIoAlignment(int fd) {
   }
   if (st.stx_dio_offset_align == 0) return 0;
   return std::max<size_t>({st.stx_dio_offset_align, st.stx_dio_mem_align, 512});
+}
+
+// The file a refused O_DIRECT open left behind: ours only if it is still empty.
+int OpenOwnEmptyFile(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size != 0) {
+    close(fd);
+    errno = EEXIST;
+    return -1;
+  }
+  return fd;
 }
 
 absl::Status DropDirectIo(int fd, const std::string& path) {
@@ -51,14 +66,21 @@ absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Create(Ring& ring, std::
         absl::StrCat("AppendFile ", path, ": needs at least 2 buffers of non-zero size, got ",
                      options.buffer_count, " of ", options.buffer_size_bytes, " bytes"));
   }
-  const int base_flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  if (options.buffer_size_bytes > kMaxBufferBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("AppendFile ", path, ": buffers of ",
+                                                   options.buffer_size_bytes,
+                                                   " bytes exceed the limit of ",
+                                                   kMaxBufferBytes));
+  }
+  const int base_flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
   bool direct = options.direct;
-  int fd = open(path.c_str(), base_flags | O_EXCL | (direct ? O_DIRECT : 0), options.mode);
+  int fd = open(path.c_str(), base_flags | (direct ? O_DIRECT : 0), options.mode);
   if (fd < 0 && direct && errno == EINVAL) {
-    // Refused O_DIRECT (ramfs, some overlays). The failed open may have created the file; the
-    // O_EXCL above proved it did not exist before, so truncating it here loses nothing.
+    // Refused O_DIRECT (ramfs, some overlays). The refusal comes after the file was created,
+    // so open the one we just made, and only if it is still empty.
     direct = false;
-    fd = open(path.c_str(), base_flags | O_TRUNC, options.mode);
+    fd = open(path.c_str(), base_flags, options.mode);
+    if (fd < 0 && errno == EEXIST) fd = OpenOwnEmptyFile(path);
   }
   if (fd < 0) return ErrnoToStatus(errno, "create backup file", path);
 
@@ -99,11 +121,18 @@ AppendFile::AppendFile(Ring& ring, std::string path, int fd, bool direct_io, siz
 }
 
 AppendFile::~AppendFile() {
-  for (const Buffer& b : buffers_) {
-    assert(b.state != BufferState::kWriting && "AppendFile destroyed with a write in flight");
-    (void)b;
+  // The kernel may still be reading our buffers: wait rather than free them under it. Owners
+  // should wait for idle() themselves; this only keeps a mistake from corrupting memory.
+  auto nothing_in_flight = [this] {
+    if (sync_.in_flight()) return false;
+    for (const Buffer& b : buffers_) {
+      if (b.state == BufferState::kWriting) return false;
+    }
+    return true;
+  };
+  while (!nothing_in_flight()) {
+    if (!ring_.RunOnce(absl::Milliseconds(100)).ok()) std::abort();
   }
-  assert(!sync_.in_flight() && "AppendFile destroyed with a sync in flight");
   if (fd_ >= 0) close(fd_);
   for (Buffer& b : buffers_) std::free(b.data);
 }
@@ -125,11 +154,19 @@ size_t AppendFile::free_bytes() const {
 absl::Status AppendFile::Append(absl::string_view bytes) {
   if (!status_.ok()) return status_;
   if (bytes.size() > free_bytes()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
+    if (bytes.size() > max_append_bytes()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "append to ", path_, ": ", bytes.size(), " bytes can never fit in ", buffers_.size(),
+          " buffers of ", capacity_, " bytes; raise AppendFileOptions::buffer_size_bytes"));
+    }
+    // Start writing what the current buffer holds, so that waiting is enough to make room.
+    Flush();
+    return absl::UnavailableError(absl::StrCat(
         "append to ", path_, ": ", bytes.size(), " bytes do not fit in the ", free_bytes(),
         " bytes of buffer free until writes in flight complete"));
   }
-  if (advance_pending_ && !bytes.empty()) Advance();
+  // A pending advance means the next buffer is busy, so free_bytes() was 0.
+  assert(!advance_pending_ || bytes.empty());
   while (!bytes.empty()) {
     Buffer& b = current();
     size_t n = std::min(bytes.size(), capacity_ - b.fill);

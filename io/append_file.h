@@ -50,7 +50,8 @@
 namespace sift_stream::io {
 
 struct AppendFileOptions {
-  // Size of each buffer; rounded up to the file's O_DIRECT alignment. One buffer is one write.
+  // Size of each buffer (at most 1 GiB); rounded up to the file's O_DIRECT alignment. One
+  // buffer is one write.
   size_t buffer_size_bytes = 1 << 20;
   // Buffers in rotation: one filling while the others are written. At least 2.
   int buffer_count = 4;
@@ -66,26 +67,35 @@ class AppendFile {
   static absl::StatusOr<std::unique_ptr<AppendFile>> Create(Ring& ring, std::string path,
                                                             const AppendFileOptions& options,
                                                             std::function<void()> on_progress);
-  // Requires idle(). Closes the descriptor if Close() was not called, without truncating:
-  // the padded tail stays, as it would after a crash.
+  // Closes the descriptor if Close() was not called, without truncating: the padded tail
+  // stays, as it would after a crash. Owners should wait for idle() first; if writes are still
+  // in flight, the destructor runs the ring until they complete (running other callbacks too)
+  // rather than free memory the kernel is reading.
   ~AppendFile();
 
   AppendFile(const AppendFile&) = delete;
   AppendFile& operator=(const AppendFile&) = delete;
 
-  // Copies all of `bytes` into the file's buffers, or nothing: ResourceExhausted when they do
-  // not fit until writes in flight complete (see free_bytes()), or the file's error status.
-  // Full buffers start writing at once; the rest waits for more bytes or Flush().
+  // Copies all of `bytes` into the file's buffers, or nothing. Errors: Unavailable when they
+  // do not fit until writes in flight complete (the file starts writing what it holds; run
+  // the ring and retry, see free_bytes()); InvalidArgument when they never can (more than
+  // max_append_bytes()); otherwise the file's sticky error status (e.g. ResourceExhausted for
+  // a full disk). Full buffers start writing at once; the rest waits for more bytes or Flush().
   absl::Status Append(absl::string_view bytes);
   // How many bytes Append() accepts right now.
   size_t free_bytes() const;
+  // The largest Append() that is sure to succeed once the writes in flight complete: all the
+  // buffers, less the partial block the last flush carries over.
+  size_t max_append_bytes() const { return buffers_.size() * capacity_ - (alignment_ - 1); }
 
   // Starts writing everything appended so far, the partial last block included.
   void Flush();
   // Flush, then fdatasync once those bytes are written; synced_size() advances when done.
   void Sync();
 
-  // Requires idle() and no error: cuts the file to logical_size() and closes it.
+  // Requires idle(): cuts the file to logical_size() and closes it. Close does not sync: call
+  // Sync() and wait for synced_size() first if the data must survive a power cut. Returns the
+  // file's error status, if any (the descriptor is closed either way).
   absl::Status Close();
 
   // Nothing queued, in flight, or appended but unwritten.
