@@ -183,6 +183,29 @@ TEST(FakeSiftServerTest, FaultFlagsTakeEffect) {
   EXPECT_EQ(server.Wait(absl::Seconds(10)), 0);
 }
 
+TEST(FakeSiftServerTest, OutageFlagsRefuseStreamsWithUnavailable) {
+  ServerProcess server({"--port=0", "--outage_after_ms=0", "--outage_for_ms=60000"});
+  const int port = std::atoi(server.FirstLine().c_str());
+  ASSERT_GT(port, 0);
+  absl::SleepFor(absl::Milliseconds(100));  // The outage starts on the server's own clock.
+  EXPECT_EQ(StreamTo(port, 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+  kill(server.pid(), SIGTERM);
+  EXPECT_EQ(server.Wait(absl::Seconds(10)), 0);
+}
+
+TEST(FakeSiftServerTest, RestartFlagsBringTheServerBackOnTheSamePort) {
+  const std::string stats = TempPath("restart.json");
+  ServerProcess server({"--port=0", "--stats_file=" + stats, "--stats_interval_ms=20",
+                        "--restart_after_ms=100", "--restart_down_ms=200"});
+  const int port = std::atoi(server.FirstLine().c_str());
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(WaitForFileToContain(stats, "\"restarts\":1")) << ReadFile(stats);
+  EXPECT_TRUE(StreamTo(port, 10).ok());
+  ASSERT_TRUE(WaitForFileToContain(stats, "\"committed_messages\":10")) << ReadFile(stats);
+  kill(server.pid(), SIGTERM);
+  EXPECT_EQ(server.Wait(absl::Seconds(10)), 0);
+}
+
 TEST(FakeSiftServerTest, UnknownStatusCodeFlagIsRefused) {
   ServerProcess server({"--port=0", "--end_stream_code=SOMETIMES"});
   EXPECT_EQ(server.FirstLine(), "");
