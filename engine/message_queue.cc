@@ -1,0 +1,59 @@
+#include "engine/message_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace sift_stream::engine {
+
+MessageQueue::MessageQueue(size_t capacity) : slots_(std::max<size_t>(capacity, 1)) {}
+
+absl::Status MessageQueue::Push(std::string& message) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    return absl::FailedPreconditionError("the stream is finishing: Send() after Finish()");
+  }
+  if (count_ == slots_.size()) {
+    ++refused_;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "backup queue full (", slots_.size(),
+        " messages waiting for the backup writer): the message was not taken; retry, "
+        "slow down, or raise the data capacity"));
+  }
+  std::string& slot = slots_[(head_ + count_) % slots_.size()];
+  slot.swap(message);
+  ++count_;
+  message.clear();  // Keeps the recycled capacity.
+  return absl::OkStatus();
+}
+
+size_t MessageQueue::PopBatch(std::vector<std::string>& batch, size_t max) {
+  absl::MutexLock lock(&mu_);
+  const size_t n = std::min(max, count_);
+  if (batch.size() < n) batch.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch[i].clear();
+    batch[i].swap(slots_[head_]);
+    head_ = (head_ + 1) % slots_.size();
+  }
+  count_ -= n;
+  return n;
+}
+
+void MessageQueue::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+size_t MessageQueue::size() const {
+  absl::MutexLock lock(&mu_);
+  return count_;
+}
+
+uint64_t MessageQueue::refused() const {
+  absl::MutexLock lock(&mu_);
+  return refused_;
+}
+
+}  // namespace sift_stream::engine

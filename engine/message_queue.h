@@ -1,0 +1,75 @@
+// engine/message_queue.h — the bounded queue that carries serialized messages from the
+// producers (any thread calling Send) to the reactor.
+//
+// It is the engine's "backup path": every message the user sends must reach a backup file, so
+// a full queue never drops anything — Push() refuses with ResourceExhausted and the caller's
+// Send() returns that error. (The live path's drop-oldest rule lives in the ingestion task,
+// downstream of this queue, where the dropped message is already on its way to disk.)
+//
+// Buffers circulate instead of being allocated: Push() swaps the producer's string into a
+// slot and hands back the string the slot held before, whose capacity the reactor left behind
+// when it took an earlier message. A producer that serializes into the string it got back
+// stops allocating once buffers have grown to its message size. The lock is held only for
+// those swaps (no copy of message bytes, no allocation under the lock).
+//
+// Thread-safety: Push() from any number of threads; PopBatch() from the reactor only.
+//
+//   // producer
+//   thread_local std::string buffer;
+//   request.SerializeToString(&buffer);
+//   if (absl::Status s = queue.Push(buffer); !s.ok()) return s;   // buffer: recycled, empty
+//   wakeup.Notify();
+//   // reactor
+//   size_t n = queue.PopBatch(batch, 256);   // batch[0..n) hold messages, oldest first
+
+#ifndef SIFT_STREAM_ENGINE_MESSAGE_QUEUE_H_
+#define SIFT_STREAM_ENGINE_MESSAGE_QUEUE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+namespace sift_stream::engine {
+
+class MessageQueue {
+ public:
+  // `capacity` messages at most (the seed's default data capacity is 10,240).
+  explicit MessageQueue(size_t capacity);
+
+  MessageQueue(const MessageQueue&) = delete;
+  MessageQueue& operator=(const MessageQueue&) = delete;
+
+  // Takes the bytes of `message`. On success `message` is left empty (holding a recycled
+  // buffer). ResourceExhausted when the queue is full and FailedPrecondition after Close(); in
+  // both cases `message` is untouched and nothing was queued.
+  absl::Status Push(std::string& message);
+
+  // Moves up to `max` messages, oldest first, into `batch[0..n)` and returns n. `batch` is
+  // resized to at least n; the strings it held are given to the queue for reuse.
+  size_t PopBatch(std::vector<std::string>& batch, size_t max);
+
+  // Refuses further pushes (messages already queued can still be popped).
+  void Close();
+
+  size_t size() const;
+  size_t capacity() const { return slots_.size(); }
+  // Pushes refused because the queue was full, since construction.
+  uint64_t refused() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::string> slots_ ABSL_GUARDED_BY(mu_);
+  size_t head_ ABSL_GUARDED_BY(mu_) = 0;  // Oldest message.
+  size_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace sift_stream::engine
+
+#endif  // SIFT_STREAM_ENGINE_MESSAGE_QUEUE_H_

@@ -1,0 +1,113 @@
+#include "engine/message_queue.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace sift_stream::engine {
+namespace {
+
+TEST(MessageQueueTest, MessagesComeOutInPushOrder) {
+  MessageQueue queue(8);
+  for (int i = 0; i < 5; ++i) {
+    std::string m = absl::StrCat("m", i);
+    ASSERT_TRUE(queue.Push(m).ok());
+    EXPECT_TRUE(m.empty());
+  }
+  std::vector<std::string> batch;
+  ASSERT_EQ(queue.PopBatch(batch, 3), 3u);
+  EXPECT_EQ(batch[0], "m0");
+  EXPECT_EQ(batch[2], "m2");
+  ASSERT_EQ(queue.PopBatch(batch, 10), 2u);
+  EXPECT_EQ(batch[0], "m3");
+  EXPECT_EQ(batch[1], "m4");
+  EXPECT_EQ(queue.PopBatch(batch, 10), 0u);
+}
+
+TEST(MessageQueueTest, FullQueueRefusesWithoutTakingTheMessage) {
+  MessageQueue queue(2);
+  std::string a = "a", b = "b", c = "c";
+  ASSERT_TRUE(queue.Push(a).ok());
+  ASSERT_TRUE(queue.Push(b).ok());
+  absl::Status status = queue.Push(c);
+  EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
+  EXPECT_EQ(c, "c");  // Still the caller's.
+  EXPECT_EQ(queue.refused(), 1u);
+  std::vector<std::string> batch;
+  ASSERT_EQ(queue.PopBatch(batch, 1), 1u);
+  EXPECT_TRUE(queue.Push(c).ok());  // Room again.
+}
+
+TEST(MessageQueueTest, ClosedQueueRefusesPushesButDrains) {
+  MessageQueue queue(4);
+  std::string a = "a", b = "b";
+  ASSERT_TRUE(queue.Push(a).ok());
+  queue.Close();
+  EXPECT_TRUE(absl::IsFailedPrecondition(queue.Push(b)));
+  std::vector<std::string> batch;
+  EXPECT_EQ(queue.PopBatch(batch, 4), 1u);
+}
+
+TEST(MessageQueueTest, BuffersAreRecycledNotReallocated) {
+  MessageQueue queue(4);
+  std::vector<std::string> batch;
+  std::string buffer;
+  buffer.reserve(1000);
+  for (int round = 0; round < 100; ++round) {
+    buffer.assign(900, 'x');
+    ASSERT_TRUE(queue.Push(buffer).ok());
+    ASSERT_EQ(queue.PopBatch(batch, 1), 1u);
+    // Once every slot has carried a message, the buffer handed back is a used one.
+    if (round >= 5) {
+      EXPECT_GE(buffer.capacity(), 900u) << round;
+    }
+  }
+}
+
+TEST(MessageQueueTest, FourProducersLoseNothingAndKeepTheirOwnOrder) {
+  constexpr int kProducers = 4;
+  constexpr int kPerProducer = 50000;
+  MessageQueue queue(1024);
+  std::atomic<int64_t> refused{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::string m;
+      for (int i = 0; i < kPerProducer;) {
+        m = absl::StrCat(p, ":", i);
+        if (queue.Push(m).ok()) {
+          ++i;
+        } else {
+          ++refused;
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  std::vector<int> next(kProducers, 0);
+  std::vector<std::string> batch;
+  int64_t received = 0;
+  while (received < kProducers * kPerProducer) {
+    const size_t n = queue.PopBatch(batch, 256);
+    for (size_t k = 0; k < n; ++k) {
+      const size_t colon = batch[k].find(':');
+      const int p = std::stoi(batch[k].substr(0, colon));
+      const int i = std::stoi(batch[k].substr(colon + 1));
+      ASSERT_EQ(i, next[p]) << "producer " << p << " out of order";
+      ++next[p];
+    }
+    received += n;
+    if (n == 0) std::this_thread::yield();
+  }
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(received, kProducers * kPerProducer);
+  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_EQ(static_cast<int64_t>(queue.refused()), refused.load());
+}
+
+}  // namespace
+}  // namespace sift_stream::engine
