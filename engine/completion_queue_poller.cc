@@ -14,6 +14,19 @@ void CompletionQueuePoller::Started(GrpcOperation& op, GrpcOperation::Expect exp
   }
 }
 
+void CompletionQueuePoller::Reclassify(GrpcOperation& op, GrpcOperation::Expect expect) {
+  if (op.expect_ == expect) return;
+  if (expect == GrpcOperation::Expect::kSoon) {
+    --eventually_;
+    ++soon_;
+  } else {
+    --soon_;
+    ++eventually_;
+  }
+  op.expect_ = expect;
+  if (expect == GrpcOperation::Expect::kSoon) quiet_wait_ = options_.soon_wait;
+}
+
 int CompletionQueuePoller::Poll() {
   if (outstanding() == 0) return 0;  // Nothing can arrive; skip gRPC's poller entirely.
   int dispatched = 0;

@@ -52,6 +52,9 @@ class CompletionQueuePoller {
   // yields exactly one event.
   void Started(GrpcOperation& op, GrpcOperation::Expect expect);
   int64_t outstanding() const { return soon_ + eventually_; }
+  // Changes what is expected of an operation already started (e.g. a stream's Read becomes
+  // urgent once WritesDone was sent: it now carries the acknowledgement).
+  void Reclassify(GrpcOperation& op, GrpcOperation::Expect expect);
 
   // Dispatches every event ready now to its GrpcOperation; returns how many.
   int Poll();
