@@ -104,5 +104,26 @@ TEST_F(CompletionQueuePollerTest, WaitClimbsToItsBoundWhileOnlyFarOffOperationsA
   poller.Shutdown();
 }
 
+TEST_F(CompletionQueuePollerTest, ReclassifiedOperationMakesTheWaitShortAgain) {
+  CompletionQueuePoller::Options options;
+  options.soon_wait = absl::Microseconds(50);
+  options.max_wait = absl::Milliseconds(10);
+  CompletionQueuePoller poller(&cq_, options);
+  RecordingAlarm far;
+  poller.Started(far, GrpcOperation::Expect::kEventually);
+  far.alarm.Set(&cq_, In(absl::Hours(1)), far.tag());
+  for (int i = 0; i < 12; ++i) poller.Poll();
+  ASSERT_EQ(poller.NextWait(), options.max_wait);
+  // A stream's pending Read becomes the acknowledgement once WritesDone is sent.
+  poller.Reclassify(far, GrpcOperation::Expect::kSoon);
+  EXPECT_EQ(poller.NextWait(), options.soon_wait);
+  poller.Poll();
+  EXPECT_EQ(poller.NextWait(), options.soon_wait);
+  far.alarm.Cancel();
+  PollUntil(poller, [&] { return !far.results.empty(); });
+  EXPECT_EQ(poller.outstanding(), 0);
+  poller.Shutdown();
+}
+
 }  // namespace
 }  // namespace sift_stream::engine
