@@ -1,0 +1,441 @@
+#include "engine/backup_manager.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "engine/backup_dir.h"
+
+namespace sift_stream::engine {
+namespace {
+
+// How long one ring turn of the destructor's drain may wait.
+constexpr absl::Duration kDrainTurn = absl::Milliseconds(100);
+
+absl::Status CheckArguments(const DiskBackupPolicy& policy, absl::string_view stream_id,
+                            const BackupManagerOptions& options) {
+  auto invalid = [](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("backup manager: ", what));
+  };
+  if (policy.backup_dir.empty()) return invalid("backup_dir is empty: name a directory");
+  if (stream_id.empty() || stream_id.find('/') != absl::string_view::npos ||
+      stream_id == "." || stream_id == "..") {
+    return invalid(absl::StrCat("stream id \"", stream_id,
+                                "\" cannot start a file name: use e.g. a random hex id"));
+  }
+  if (policy.max_file_size_bytes == 0) return invalid("max_file_size_bytes must be at least 1");
+  if (policy.max_file_count < 1) return invalid("max_file_count must be at least 1");
+  if (options.chunk_target_bytes == 0) return invalid("chunk_target_bytes must be at least 1");
+  if (options.file.buffer_count < 2 || options.file.buffer_size_bytes == 0) {
+    return invalid("backup files need at least 2 buffers of at least 1 byte");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* BackupStateName(BackupManager::State state) {
+  switch (state) {
+    case BackupManager::State::kIdle:
+      return "Idle";
+    case BackupManager::State::kWriting:
+      return "Writing";
+    case BackupManager::State::kClosing:
+      return "Closing";
+    case BackupManager::State::kShutDown:
+      return "ShutDown";
+    case BackupManager::State::kFailed:
+      return "Failed";
+  }
+  return "?";
+}
+
+absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Create(
+    io::Ring& ring, ControlBus& bus, DiskBackupPolicy policy, std::string stream_id,
+    BackupManagerOptions options) {
+  if (absl::Status s = CheckArguments(policy, stream_id, options); !s.ok()) return s;
+  policy.backup_dir = WithoutTrailingSlashes(std::move(policy.backup_dir));
+  absl::StatusOr<int> dir_fd =
+      OpenBackupDir(policy.backup_dir, absl::StrCat(".", stream_id, ".probe"));
+  if (!dir_fd.ok()) return dir_fd.status();
+  std::unique_ptr<BackupManager> manager(new BackupManager(
+      ring, bus, std::move(policy), std::move(stream_id), std::move(options), *dir_fd));
+  bus.Subscribe([self = manager->self_](const ControlMessage& message) {
+    if (*self != nullptr) (*self)->OnControl(message);
+  });
+  return manager;
+}
+
+BackupManager::BackupManager(io::Ring& ring, ControlBus& bus, DiskBackupPolicy policy,
+                             std::string stream_id, BackupManagerOptions options, int dir_fd)
+    : ring_(ring),
+      bus_(bus),
+      policy_(std::move(policy)),
+      stream_id_(std::move(stream_id)),
+      options_(std::move(options)),
+      dir_fd_(dir_fd),
+      self_(std::make_shared<BackupManager*>(this)) {}
+
+BackupManager::~BackupManager() {
+  destroying_ = true;
+  *self_ = nullptr;
+  // The kernel holds pointers to our Completions (and their paths) until they complete.
+  while (dir_sync_.in_flight() || unlink_.in_flight()) {
+    if (!ring_.RunOnce(kDrainTurn).ok()) std::abort();
+  }
+  file_.reset();  // AppendFile waits for its own writes.
+  retired_.reset();
+  close(dir_fd_);
+}
+
+absl::Status BackupManager::Append(absl::string_view serialized_message) {
+  if (state_ == State::kFailed) return status_;
+  if (state_ == State::kShutDown || shutdown_requested_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup manager of stream ", stream_id_, " is shut down: the message was not backed up"));
+  }
+  if (!accepting()) {
+    return absl::UnavailableError(absl::StrCat(
+        "backup manager of stream ", stream_id_,
+        pending_ ? ": a sealed chunk waits for write buffers" : ": a checkpoint is ending",
+        "; retry after the next ring completion"));
+  }
+  if (absl::Status s = encoder_.Add(serialized_message); !s.ok()) return s;
+  if (encoder_.size_bytes() >= options_.chunk_target_bytes) {
+    SealChunk();
+    Step();
+  }
+  return absl::OkStatus();
+}
+
+bool BackupManager::accepting() const {
+  const bool open = state_ == State::kIdle || state_ == State::kWriting ||
+                    state_ == State::kClosing;
+  return open && !pending_ && !end_pending() && !shutdown_requested_;
+}
+
+void BackupManager::Sync() {
+  if (state_ == State::kFailed || state_ == State::kShutDown) return;
+  sync_requested_ = true;
+  Step();
+}
+
+bool BackupManager::synced() const {
+  if (!status_.ok() || pending_ || !encoder_.empty() || sync_requested_ ||
+      state_ == State::kClosing || dir_entries_synced_ < dir_entries_created_) {
+    return false;
+  }
+  return file_ == nullptr || (file_->idle() && file_->synced_size() == file_->logical_size());
+}
+
+bool BackupManager::idle() const {
+  // A failed manager waits for nothing but the writes it already started.
+  const bool work_waiting = state_ != State::kFailed &&
+                            (state_ == State::kClosing || pending_ || end_pending());
+  if (work_waiting || (file_ != nullptr && !file_->idle())) return false;
+  return !dir_sync_.in_flight() && !unlink_.in_flight() && unlink_queue_.empty();
+}
+
+BackupMetrics BackupManager::metrics() const {
+  BackupMetrics metrics = metrics_;
+  metrics.current_checkpoint = checkpoint_;
+  metrics.files_in_current_checkpoint = files_.size();
+  return metrics;
+}
+
+void BackupManager::Step() {
+  if (destroying_) return;
+  if (!async_error_.ok() && state_ != State::kFailed) {
+    state_ = Fail(std::exchange(async_error_, absl::OkStatus()));
+  }
+  for (;;) {
+    std::optional<State> next;
+    switch (state_) {
+      case State::kIdle:
+        next = StepIdle();
+        break;
+      case State::kWriting:
+        next = StepWriting();
+        break;
+      case State::kClosing:
+        next = StepClosing();
+        break;
+      case State::kShutDown:
+        next = StepShutDown();
+        break;
+      case State::kFailed:
+        next = StepFailed();
+        break;
+      default:
+        std::abort();  // Not a State: memory corruption, not something to carry on from.
+    }
+    if (!next.has_value()) return;
+    state_ = *next;
+  }
+}
+
+std::optional<BackupManager::State> BackupManager::StepIdle() {
+  if (!pending_ && !encoder_.empty() && must_seal()) SealChunk();
+  if (pending_) return OpenNextFile();
+  sync_requested_ = false;  // Nothing written is unsynced: files are synced before closing.
+  if (end_pending()) {
+    FinishCheckpoint();
+    return State::kIdle;
+  }
+  if (shutdown_requested_) return State::kShutDown;
+  return std::nullopt;
+}
+
+std::optional<BackupManager::State> BackupManager::StepWriting() {
+  if (!file_->status().ok()) return Fail(file_->status());
+  if (pending_) {
+    if (absl::Status s = WritePending(); !s.ok()) return Fail(std::move(s));
+    if (pending_) return std::nullopt;  // The file's next completed write frees a buffer.
+  }
+  // Rotation comes between chunks only, so every file ends exactly at a chunk boundary.
+  if (file_->logical_size() >= policy_.max_file_size_bytes) {
+    closing_full_file_ = true;
+    return BeginClose();
+  }
+  if (must_seal() && !encoder_.empty()) {
+    SealChunk();
+    return State::kWriting;
+  }
+  if (end_pending() || shutdown_requested_) {
+    closing_full_file_ = false;
+    return BeginClose();
+  }
+  if (sync_requested_) {
+    sync_requested_ = false;
+    file_->Sync();
+  }
+  return std::nullopt;
+}
+
+std::optional<BackupManager::State> BackupManager::StepClosing() {
+  if (!file_->status().ok()) return Fail(file_->status());
+  if (!file_->idle()) return std::nullopt;
+  absl::Status closed = file_->Close();
+  retired_ = std::move(file_);
+  if (!closed.ok()) return Fail(std::move(closed));
+  if (closing_full_file_) {
+    ++metrics_.rotations;
+    if (files_.size() >= static_cast<size_t>(policy_.max_file_count) && !full_signaled_) {
+      full_signaled_ = true;
+      ++metrics_.backup_full_signals;
+      Signal(ControlKind::kBackupFull);
+    }
+  }
+  return State::kIdle;
+}
+
+std::optional<BackupManager::State> BackupManager::StepShutDown() {
+  // The last file is closed already; only disposing of a checkpoint is left to do.
+  if (end_pending()) FinishCheckpoint();
+  return std::nullopt;
+}
+
+std::optional<BackupManager::State> BackupManager::StepFailed() {
+  // Close the failed file once the kernel is done with its buffers. Close() does not cut a
+  // failed file: its tail stays as a crash would leave it, for the reader to classify.
+  if (file_ != nullptr && file_->idle()) {
+    (void)file_->Close();
+    retired_ = std::move(file_);
+  }
+  return std::nullopt;
+}
+
+void BackupManager::SealChunk() {
+  sealed_ = encoder_.Seal();
+  sealed_offset_ = 0;
+  pending_ = true;
+}
+
+absl::Status BackupManager::WritePending() {
+  // A chunk need not enter the file in one piece: the file is a byte stream, and taking what
+  // fits keeps every buffer busy and lets a chunk larger than all the buffers through.
+  const size_t n = std::min(file_->free_bytes(), sealed_.size() - sealed_offset_);
+  if (n > 0) {
+    absl::Status s = file_->Append(sealed_.substr(sealed_offset_, n));
+    // Unavailable cannot happen (n <= free_bytes()); if it did, waiting would still be right.
+    if (absl::IsUnavailable(s)) return absl::OkStatus();
+    if (!s.ok()) return s;
+    sealed_offset_ += n;
+  }
+  if (sealed_offset_ < sealed_.size()) return absl::OkStatus();
+  metrics_.messages_backed_up += encoder_.message_count();
+  metrics_.bytes_backed_up += sealed_.size();
+  encoder_.Reset();
+  sealed_ = absl::string_view();
+  sealed_offset_ = 0;
+  pending_ = false;
+  return absl::OkStatus();
+}
+
+std::optional<BackupManager::State> BackupManager::OpenNextFile() {
+  std::string path = absl::StrFormat("%s/%s-%06d-%04d.pbfs", policy_.backup_dir, stream_id_,
+                                     checkpoint_, files_.size() + 1);
+  absl::StatusOr<std::unique_ptr<io::AppendFile>> file =
+      io::AppendFile::Create(ring_, path, options_.file, [this] { OnFileProgress(); });
+  if (!file.ok()) return Fail(file.status());  // Names the path.
+  file_ = std::move(*file);
+  files_.push_back(std::move(path));
+  ++metrics_.files_created;
+  RequestDirSync();
+  return State::kWriting;
+}
+
+BackupManager::State BackupManager::BeginClose() {
+  // Synced before closing: a closed file is never written again, so this is its one chance,
+  // and it is what lets synced() vouch for every file but the current one.
+  file_->Sync();
+  return State::kClosing;
+}
+
+void BackupManager::FinishCheckpoint() {
+  const bool reingest = reingest_.count(checkpoint_) > 0;
+  metrics_.checkpoints_completed += end_through_ - checkpoint_ + 1;
+  if (!files_.empty() && reingest) {
+    ++metrics_.checkpoints_reingested;
+    ControlMessage message;
+    message.kind = ControlKind::kReingestBackups;
+    message.checkpoint = checkpoint_;
+    message.backup_files = files_;  // Write order; the re-ingestion task deletes them.
+    bus_.Publish(std::move(message));
+  } else if (!files_.empty() && !policy_.retain_backups) {
+    for (const std::string& path : files_) {
+      unlink_queue_.push_back(path.substr(policy_.backup_dir.size() + 1));
+    }
+    StartNextUnlink();
+  }
+  // Checkpoints ended together after this one are empty: Append() is refused while an end is
+  // pending, so no message can have been given their numbers.
+  checkpoint_ = end_through_ + 1;
+  reingest_.erase(reingest_.begin(), reingest_.lower_bound(checkpoint_));
+  files_.clear();
+  full_signaled_ = false;
+}
+
+void BackupManager::OnControl(const ControlMessage& message) {
+  if (state_ == State::kFailed) return;  // Files stay as they are, for recovery.
+  switch (message.kind) {
+    case ControlKind::kCheckpointComplete:
+      OnCheckpointComplete(message.checkpoint);
+      break;
+    case ControlKind::kCheckpointNeedsReingestion:
+      OnNeedsReingestion(message.checkpoint);
+      break;
+    case ControlKind::kShutdown:
+      shutdown_requested_ = true;
+      break;
+    case ControlKind::kBackupFull:
+    case ControlKind::kReingestBackups:
+    case ControlKind::kErrorSignal:
+      return;  // For the other tasks (and partly our own).
+  }
+  Step();
+}
+
+void BackupManager::OnCheckpointComplete(uint64_t checkpoint) {
+  const uint64_t next_to_end = std::max(end_through_ + 1, checkpoint_);
+  if (checkpoint < next_to_end) return;  // A repeat: that checkpoint has ended already.
+  if (checkpoint > next_to_end) {
+    // The ingestion task counts checkpoints differently: nobody has acknowledged the messages
+    // we hold as checkpoint `next_to_end`, so they must be streamed again, not deleted.
+    reingest_.insert(next_to_end);
+    Signal(ControlKind::kErrorSignal,
+           absl::InternalError(absl::StrFormat(
+               "backup manager: CheckpointComplete for checkpoint %d while %d is the next to "
+               "end; keeping checkpoint %d's backup files for re-ingestion",
+               checkpoint, next_to_end, next_to_end)));
+  }
+  end_through_ = checkpoint;
+}
+
+void BackupManager::OnNeedsReingestion(uint64_t checkpoint) {
+  if (checkpoint < checkpoint_) {
+    Signal(ControlKind::kErrorSignal,
+           absl::FailedPreconditionError(absl::StrFormat(
+               "backup manager: CheckpointNeedsReingestion for checkpoint %d came after it "
+               "ended; its backup files were already deleted or kept, not re-ingested",
+               checkpoint)));
+    return;
+  }
+  reingest_.insert(checkpoint);
+}
+
+void BackupManager::OnFileProgress() {
+  if (destroying_) return;
+  Step();
+}
+
+void BackupManager::RequestDirSync() {
+  ++dir_entries_created_;
+  StartDirSync();
+}
+
+void BackupManager::StartDirSync() {
+  // One fsync covers every entry created before it starts; OnDirSynced starts the next.
+  if (destroying_ || dir_sync_.in_flight() || dir_entries_synced_ == dir_entries_created_) {
+    return;
+  }
+  dir_sync_target_ = dir_entries_created_;
+  ring_.Fsync(dir_sync_, dir_fd_, io::SyncKind::kFull,
+              io::Bind<BackupManager, &BackupManager::OnDirSynced>(this));
+}
+
+void BackupManager::OnDirSynced(io::Completion& completion) {
+  if (completion.result < 0) {
+    if (async_error_.ok()) {
+      async_error_ =
+          io::ErrnoToStatus(-completion.result, "fsync backup directory", policy_.backup_dir);
+    }
+    Step();
+    return;
+  }
+  dir_entries_synced_ = dir_sync_target_;
+  StartDirSync();
+}
+
+void BackupManager::StartNextUnlink() {
+  if (destroying_ || unlink_.in_flight() || unlink_queue_.empty()) return;
+  ring_.UnlinkAt(unlink_, dir_fd_, unlink_queue_.front().c_str(), 0,
+                 io::Bind<BackupManager, &BackupManager::OnUnlinked>(this));
+}
+
+void BackupManager::OnUnlinked(io::Completion& completion) {
+  if (completion.result < 0) {
+    // The data is safe in Sift; a leftover file only costs disk space, so writing goes on.
+    ++metrics_.delete_errors;
+    Signal(ControlKind::kErrorSignal,
+           io::ErrnoToStatus(-completion.result, "delete backup file",
+                             absl::StrCat(policy_.backup_dir, "/", unlink_queue_.front())));
+  } else {
+    ++metrics_.files_deleted;
+  }
+  unlink_queue_.pop_front();
+  StartNextUnlink();
+}
+
+BackupManager::State BackupManager::Fail(absl::Status status) {
+  if (status_.ok()) {
+    status_ = std::move(status);
+    Signal(ControlKind::kErrorSignal, status_);
+  }
+  return State::kFailed;
+}
+
+void BackupManager::Signal(ControlKind kind, absl::Status error) {
+  ControlMessage message;
+  message.kind = kind;
+  message.checkpoint = checkpoint_;
+  message.error = std::move(error);
+  bus_.Publish(std::move(message));
+}
+
+}  // namespace sift_stream::engine
