@@ -102,10 +102,12 @@ absl::Status BackupManager::Append(absl::string_view serialized_message) {
   if (!accepting()) {
     return absl::UnavailableError(absl::StrCat(
         "backup manager of stream ", stream_id_,
-        pending_ ? ": a sealed chunk waits for write buffers" : ": a checkpoint is ending",
-        "; retry after the next ring completion"));
+        ": a sealed chunk waits for write buffers or for the previous file to close; retry "
+        "after the next ring completion"));
   }
+  const bool first = encoder_.empty();
   if (absl::Status s = encoder_.Add(serialized_message); !s.ok()) return s;
+  if (first) chunk_checkpoint_ = ledger_.open();
   if (encoder_.size_bytes() >= options_.chunk_target_bytes) {
     SealChunk();
     Step();
@@ -116,7 +118,15 @@ absl::Status BackupManager::Append(absl::string_view serialized_message) {
 bool BackupManager::accepting() const {
   const bool open = state_ == State::kIdle || state_ == State::kWriting ||
                     state_ == State::kClosing;
-  return open && !pending_ && !end_pending() && !shutdown_requested_;
+  return open && !pending_ && !shutdown_requested_;
+}
+
+void BackupManager::EndCheckpoint(uint64_t checkpoint) {
+  if (state_ == State::kFailed) return;  // Files stay as they are, for recovery.
+  if (absl::Status s = ledger_.End(checkpoint); !s.ok()) {
+    Signal(ControlKind::kErrorSignal, checkpoint, std::move(s));
+  }
+  AfterLedgerChange();
 }
 
 void BackupManager::Sync() {
@@ -135,16 +145,17 @@ bool BackupManager::synced() const {
 
 bool BackupManager::idle() const {
   // A failed manager waits for nothing but the writes it already started.
-  const bool work_waiting = state_ != State::kFailed &&
-                            (state_ == State::kClosing || pending_ || end_pending());
-  if (work_waiting || (file_ != nullptr && !file_->idle())) return false;
+  const bool work_waiting = state_ != State::kFailed && (state_ == State::kClosing || pending_ ||
+                                                         ledger_.end_pending());
+  if (work_waiting || (file_ != nullptr && file_->writing())) return false;
   return !dir_sync_.in_flight() && !unlink_.in_flight() && unlink_queue_.empty();
 }
 
 BackupMetrics BackupManager::metrics() const {
   BackupMetrics metrics = metrics_;
-  metrics.current_checkpoint = checkpoint_;
-  metrics.files_in_current_checkpoint = files_.size();
+  metrics.current_checkpoint = ledger_.open();
+  metrics.files_in_current_checkpoint = ledger_.end_pending() ? 0 : files_.size();
+  metrics.checkpoints_waiting = ledger_.waiting();
   return metrics;
 }
 
@@ -181,19 +192,21 @@ void BackupManager::Step() {
 
 std::optional<BackupManager::State> BackupManager::StepIdle() {
   if (!pending_ && !encoder_.empty() && must_seal()) SealChunk();
-  if (pending_) return OpenNextFile();
-  sync_requested_ = false;  // Nothing written is unsynced: files are synced before closing.
-  if (end_pending()) {
-    FinishCheckpoint();
+  if (pending_is_current()) return OpenNextFile();
+  if (ledger_.end_pending()) {
+    // The ended checkpoint's last file is closed (or it had none). A sealed chunk of a later
+    // checkpoint waits for its own checkpoint's first file.
+    FinishWriting();
     return State::kIdle;
   }
+  sync_requested_ = false;  // Nothing written is unsynced: files are synced before closing.
   if (shutdown_requested_) return State::kShutDown;
   return std::nullopt;
 }
 
 std::optional<BackupManager::State> BackupManager::StepWriting() {
   if (!file_->status().ok()) return Fail(file_->status());
-  if (pending_) {
+  if (pending_is_current()) {
     if (absl::Status s = WritePending(); !s.ok()) return Fail(std::move(s));
     if (pending_) return std::nullopt;  // The file's next completed write frees a buffer.
   }
@@ -202,11 +215,17 @@ std::optional<BackupManager::State> BackupManager::StepWriting() {
     closing_full_file_ = true;
     return BeginClose();
   }
+  // The file's checkpoint has ended and its last chunk is in: whatever was appended since
+  // belongs to the next checkpoint's files.
+  if (ledger_.end_pending()) {
+    closing_full_file_ = false;
+    return BeginClose();
+  }
   if (must_seal() && !encoder_.empty()) {
     SealChunk();
     return State::kWriting;
   }
-  if (end_pending() || shutdown_requested_) {
+  if (shutdown_requested_) {
     closing_full_file_ = false;
     return BeginClose();
   }
@@ -225,18 +244,20 @@ std::optional<BackupManager::State> BackupManager::StepClosing() {
   if (!closed.ok()) return Fail(std::move(closed));
   if (closing_full_file_) {
     ++metrics_.rotations;
-    if (files_.size() >= static_cast<size_t>(policy_.max_file_count) && !full_signaled_) {
+    // Only a checkpoint still taking messages can be asked to end.
+    if (!ledger_.end_pending() && !full_signaled_ &&
+        files_.size() >= static_cast<size_t>(policy_.max_file_count)) {
       full_signaled_ = true;
       ++metrics_.backup_full_signals;
-      Signal(ControlKind::kBackupFull);
+      Signal(ControlKind::kBackupFull, ledger_.writing());
     }
   }
   return State::kIdle;
 }
 
 std::optional<BackupManager::State> BackupManager::StepShutDown() {
-  // The last file is closed already; only disposing of a checkpoint is left to do.
-  if (end_pending()) FinishCheckpoint();
+  // The last file is closed already; only ends drawn since are left to record.
+  while (ledger_.end_pending()) FinishWriting();
   return std::nullopt;
 }
 
@@ -279,7 +300,7 @@ absl::Status BackupManager::WritePending() {
 
 std::optional<BackupManager::State> BackupManager::OpenNextFile() {
   std::string path = absl::StrFormat("%s/%s-%06d-%04d.pbfs", policy_.backup_dir, stream_id_,
-                                     checkpoint_, files_.size() + 1);
+                                     ledger_.writing(), files_.size() + 1);
   absl::StatusOr<std::unique_ptr<io::AppendFile>> file =
       io::AppendFile::Create(ring_, path, options_.file, [this] { OnFileProgress(); });
   if (!file.ok()) return Fail(file.status());  // Names the path.
@@ -297,38 +318,42 @@ BackupManager::State BackupManager::BeginClose() {
   return State::kClosing;
 }
 
-void BackupManager::FinishCheckpoint() {
-  const bool reingest = reingest_.count(checkpoint_) > 0;
-  metrics_.checkpoints_completed += end_through_ - checkpoint_ + 1;
-  if (!files_.empty() && reingest) {
-    ++metrics_.checkpoints_reingested;
-    ControlMessage message;
-    message.kind = ControlKind::kReingestBackups;
-    message.checkpoint = checkpoint_;
-    message.backup_files = files_;  // Write order; the re-ingestion task deletes them.
-    bus_.Publish(std::move(message));
-  } else if (!files_.empty() && !policy_.retain_backups) {
-    for (const std::string& path : files_) {
-      unlink_queue_.push_back(path.substr(policy_.backup_dir.size() + 1));
-    }
-    StartNextUnlink();
-  }
-  // Checkpoints ended together after this one are empty: Append() is refused while an end is
-  // pending, so no message can have been given their numbers.
-  checkpoint_ = end_through_ + 1;
-  reingest_.erase(reingest_.begin(), reingest_.lower_bound(checkpoint_));
+void BackupManager::FinishWriting() {
+  ledger_.FinishWriting(std::move(files_));
   files_.clear();
   full_signaled_ = false;
+  DisposeResolved();
+}
+
+void BackupManager::DisposeResolved() {
+  while (std::optional<CheckpointDisposal> resolved = ledger_.TakeDisposal()) {
+    ++metrics_.checkpoints_completed;
+    if (resolved->files.empty()) continue;
+    if (resolved->reingest) {
+      ++metrics_.checkpoints_reingested;
+      ControlMessage message;
+      message.kind = ControlKind::kReingestBackups;
+      message.checkpoint = resolved->checkpoint;
+      message.backup_files = std::move(resolved->files);  // The re-ingestion task deletes them.
+      bus_.Publish(std::move(message));
+    } else if (!policy_.retain_backups) {
+      for (const std::string& path : resolved->files) {
+        unlink_queue_.push_back(path.substr(policy_.backup_dir.size() + 1));
+      }
+    }
+  }
+  StartNextUnlink();
 }
 
 void BackupManager::OnControl(const ControlMessage& message) {
   if (state_ == State::kFailed) return;  // Files stay as they are, for recovery.
+  absl::Status error;
   switch (message.kind) {
     case ControlKind::kCheckpointComplete:
-      OnCheckpointComplete(message.checkpoint);
+      error = ledger_.Complete(message.checkpoint);
       break;
     case ControlKind::kCheckpointNeedsReingestion:
-      OnNeedsReingestion(message.checkpoint);
+      error = ledger_.NeedsReingestion(message.checkpoint);
       break;
     case ControlKind::kShutdown:
       shutdown_requested_ = true;
@@ -338,35 +363,16 @@ void BackupManager::OnControl(const ControlMessage& message) {
     case ControlKind::kErrorSignal:
       return;  // For the other tasks (and partly our own).
   }
+  if (!error.ok()) Signal(ControlKind::kErrorSignal, message.checkpoint, std::move(error));
+  AfterLedgerChange();
+}
+
+void BackupManager::AfterLedgerChange() {
+  // The boundary is here: if the open chunk's checkpoint just ended, no later message may
+  // join it.
+  if (!pending_ && !encoder_.empty() && chunk_checkpoint_ < ledger_.open()) SealChunk();
   Step();
-}
-
-void BackupManager::OnCheckpointComplete(uint64_t checkpoint) {
-  const uint64_t next_to_end = std::max(end_through_ + 1, checkpoint_);
-  if (checkpoint < next_to_end) return;  // A repeat: that checkpoint has ended already.
-  if (checkpoint > next_to_end) {
-    // The ingestion task counts checkpoints differently: nobody has acknowledged the messages
-    // we hold as checkpoint `next_to_end`, so they must be streamed again, not deleted.
-    reingest_.insert(next_to_end);
-    Signal(ControlKind::kErrorSignal,
-           absl::InternalError(absl::StrFormat(
-               "backup manager: CheckpointComplete for checkpoint %d while %d is the next to "
-               "end; keeping checkpoint %d's backup files for re-ingestion",
-               checkpoint, next_to_end, next_to_end)));
-  }
-  end_through_ = checkpoint;
-}
-
-void BackupManager::OnNeedsReingestion(uint64_t checkpoint) {
-  if (checkpoint < checkpoint_) {
-    Signal(ControlKind::kErrorSignal,
-           absl::FailedPreconditionError(absl::StrFormat(
-               "backup manager: CheckpointNeedsReingestion for checkpoint %d came after it "
-               "ended; its backup files were already deleted or kept, not re-ingested",
-               checkpoint)));
-    return;
-  }
-  reingest_.insert(checkpoint);
+  DisposeResolved();
 }
 
 void BackupManager::OnFileProgress() {
@@ -412,7 +418,7 @@ void BackupManager::OnUnlinked(io::Completion& completion) {
   if (completion.result < 0) {
     // The data is safe in Sift; a leftover file only costs disk space, so writing goes on.
     ++metrics_.delete_errors;
-    Signal(ControlKind::kErrorSignal,
+    Signal(ControlKind::kErrorSignal, ledger_.open(),
            io::ErrnoToStatus(-completion.result, "delete backup file",
                              absl::StrCat(policy_.backup_dir, "/", unlink_queue_.front())));
   } else {
@@ -425,15 +431,15 @@ void BackupManager::OnUnlinked(io::Completion& completion) {
 BackupManager::State BackupManager::Fail(absl::Status status) {
   if (status_.ok()) {
     status_ = std::move(status);
-    Signal(ControlKind::kErrorSignal, status_);
+    Signal(ControlKind::kErrorSignal, ledger_.writing(), status_);
   }
   return State::kFailed;
 }
 
-void BackupManager::Signal(ControlKind kind, absl::Status error) {
+void BackupManager::Signal(ControlKind kind, uint64_t checkpoint, absl::Status error) {
   ControlMessage message;
   message.kind = kind;
-  message.checkpoint = checkpoint_;
+  message.checkpoint = checkpoint;
   message.error = std::move(error);
   bus_.Publish(std::move(message));
 }

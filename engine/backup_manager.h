@@ -11,45 +11,74 @@
 // of a checkpoint; beyond that the numbers grow wider and only the numbers order them). When a
 // file is created the directory is fsync'ed, so its entry survives a crash.
 //
-// Checkpoints. Checkpoint 1 starts with the first Append(). The ingestion task ends a
-// checkpoint by publishing kCheckpointComplete{n} on the ControlBus. The boundary is exact:
-// every message appended before that message was delivered is in checkpoint n's files, every
-// later one in checkpoint n+1's. While checkpoint n is being closed (its last chunk written,
-// its last file synced, truncated and closed) Append() is refused with Unavailable, so a
-// message can never land on the wrong side. Then, if kCheckpointNeedsReingestion{n} came
-// first, the files are published in write order in kReingestBackups{n, files} and left for the
-// re-ingestion task (which deletes them); else, with retain_backups they are kept; else they are
-// unlinked through the ring. A checkpoint in which nothing was appended has no files.
+// Checkpoints. Checkpoint 1 starts with the first Append(). The boundary between checkpoints
+// is one point in the message order (docs/architecture.md, "The checkpoint boundary"): when
+// the ingestion task ends checkpoint k it calls IngestionOptions::on_checkpoint_end(k), and
+// the reactor calls EndCheckpoint(k) at once. Every message appended before that call is in
+// checkpoint k's files, every later one in k+1's. The open chunk is sealed on the spot (so no
+// later message can join it); writing it, and syncing, truncating and closing k's last file,
+// happen afterwards. Meanwhile Append() keeps taking k+1's messages into a new chunk; only
+// once that chunk is full (or a Sync, shutdown or the next end seals it) is Append() refused
+// with Unavailable until k's last file is closed and k+1's first one opened, as for rotation.
+// A checkpoint in which nothing was appended has no files.
+//
+// Outcomes. kCheckpointComplete{k} and kCheckpointNeedsReingestion{k} arrive later, after
+// Sift answered, possibly after k+1 ended too: an ended checkpoint waits, its files closed,
+// for its outcome, and several may wait at once (metrics().checkpoints_waiting); outcomes are
+// matched by number. kCheckpointNeedsReingestion{k} marks k; kCheckpointComplete{k} resolves
+// it: marked, its files are published in write order in kReingestBackups{k, files} and left
+// for the re-ingestion task (which deletes them); else with retain_backups they are kept;
+// else they are unlinked through the ring. The bookkeeping is engine/checkpoint_ledger.h.
+//
+// Wrong numbers are bugs, reported with kErrorSignal and handled so that nothing is lost: the
+// files of any checkpoint whose messages might not have been acknowledged are kept for
+// re-ingestion, never deleted. EndCheckpoint(n) for n ahead of the open checkpoint k ends k
+// there, marked, and k+1..n as empty checkpoints; for n behind k it draws no boundary and
+// marks k. kCheckpointComplete{n} for n ahead of k does the same as EndCheckpoint(n) and
+// resolves k..n. A repeated kCheckpointComplete is ignored; kCheckpointNeedsReingestion for a
+// checkpoint already resolved is an error (its files are gone or kept, not re-ingested).
+//
+// Callers that draw no boundary. kCheckpointComplete{k} for a checkpoint still open ends it
+// at that point, as EndCheckpoint(k) would, and resolves it once its last file is closed;
+// kCheckpointNeedsReingestion for an open or future checkpoint marks it for when it ends. So
+// a caller that publishes outcomes but never calls EndCheckpoint() gets the boundary at
+// kCheckpointComplete, which is exact only if it sends nothing of k+1 before then.
 //
 // Rotation. A chunk is sealed when it reaches options.chunk_target_bytes and always lands whole
 // in one file. When a file's size reaches policy.max_file_size_bytes it is synced, closed
 // (which cuts the O_DIRECT padding off, so every closed file ends exactly at its last chunk)
 // and the next chunk opens the checkpoint's next file. When max_file_count files of one
-// checkpoint have been filled, kBackupFull{n} is published, once per checkpoint, and the
-// ingestion task ends the checkpoint. Until it does, writing goes on into more files: the
-// limit asks for a checkpoint, it never drops data.
+// checkpoint have been filled, kBackupFull{n} is published, once per checkpoint (and not for a
+// checkpoint that has ended already), and the ingestion task ends the checkpoint. Until it does,
+// writing goes on into more files: the limit asks for a checkpoint, it never drops data.
 //
 // Back-pressure. AppendFile takes bytes only while it has free buffers. A sealed chunk is
 // handed over as its buffers free up; until all of it is, accepting() is false and Append()
 // returns Unavailable without taking the message. The reactor leaves the message in its queue
 // and retries once a ring completion has run (one always will: the chunk waits only on writes
-// in flight).
+// in flight, or on the sync and close of the file before it).
 //
 // Errors. A failed create, write, sync or close (a full disk is ResourceExhausted, EIO is
 // Internal) puts the manager in kFailed for good: status() names the file, Append() returns it,
 // and kErrorSignal is published once. Nothing is dropped silently: the message that could not
 // be written is the caller's to report. Files of a failed manager are left on disk as they are
-// (later checkpoint messages do not delete them) for start-up recovery to find.
+// (later checkpoint messages do not delete them) for start-up recovery to find. EndCheckpoint()
+// and control messages are ignored once failed.
 //
 // Threading: everything, including the ControlBus callbacks and the ring completions, runs on
 // the reactor thread; no locks. The manager moves only from calls by the reactor (Append, Sync,
-// control messages) and from ring completions; one enum of states, one Step() moves it.
+// EndCheckpoint, control messages) and from ring completions; one enum of states, one Step()
+// moves it.
 //
 // Example (the reactor's side):
 //
 //   absl::StatusOr<std::unique_ptr<BackupManager>> backups =
 //       BackupManager::Create(*ring, bus, policy, stream_id);
 //   if (!backups.ok()) return backups.status();  // e.g. the directory does not exist
+//   ...
+//   ingestion_options.on_checkpoint_end = [&](uint64_t ended) {
+//     (*backups)->EndCheckpoint(ended);  // Before the next message is appended.
+//   };
 //   ...
 //   while (!queue.empty() && (*backups)->accepting()) {
 //     absl::Status s = (*backups)->Append(queue.front());
@@ -66,13 +95,13 @@
 #include <deque>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/checkpoint_ledger.h"
 #include "engine/control_message.h"
 #include "io/append_file.h"
 #include "io/pbfs_encoder.h"
@@ -111,8 +140,9 @@ struct BackupMetrics {
   uint64_t current_checkpoint = 0;
   uint64_t files_in_current_checkpoint = 0;
   uint64_t backup_full_signals = 0;
-  uint64_t checkpoints_completed = 0;
+  uint64_t checkpoints_completed = 0;   // Resolved by kCheckpointComplete.
   uint64_t checkpoints_reingested = 0;  // Completed checkpoints handed to re-ingestion.
+  uint64_t checkpoints_waiting = 0;     // Ended, not yet resolved.
 };
 
 class BackupManager {
@@ -121,9 +151,9 @@ class BackupManager {
     kIdle,      // No file open. Messages collect in the open chunk; a sealed one opens a file.
     kWriting,   // A file is open and takes sealed chunks.
     kClosing,   // The file is full, or its checkpoint or the stream ended: it is being synced;
-                // once idle it is closed (cut to its logical size).
+                // once idle it is closed (cut to its logical size). Append() goes on.
     kShutDown,  // kShutdown was delivered and the last file is closed. Append() is refused;
-                // a later kCheckpointComplete still disposes of the checkpoint's files.
+                // EndCheckpoint() and outcomes still end and resolve checkpoints.
     kFailed,    // A file operation failed; status() says which. Terminal.
   };
 
@@ -150,9 +180,18 @@ class BackupManager {
   // status() once failed.
   absl::Status Append(absl::string_view serialized_message);
 
-  // True when Append() would take a message: no sealed chunk waits for buffer space and no
-  // checkpoint end or shutdown is under way.
+  // True when Append() would take a message: no sealed chunk waits for buffer space (or for
+  // an ended checkpoint's last file to close) and no shutdown is under way.
   bool accepting() const;
+
+  // Ends checkpoint `checkpoint` here, in the message order: the messages appended so far are
+  // its last ones, the next Append() starts checkpoint+1. Call it from
+  // IngestionOptions::on_checkpoint_end, with the number the ingestion task ended, which must
+  // be the checkpoint open now (metrics().current_checkpoint); any other number is a bug,
+  // published as kErrorSignal and handled conservatively (see "Wrong numbers" above). Its
+  // last file is closed asynchronously; its files then wait for kCheckpointComplete. Allowed
+  // after kShutdown; ignored once failed.
+  void EndCheckpoint(uint64_t checkpoint);
 
   // Seals the open chunk and fdatasyncs the current file once it is written; synced() turns
   // true when everything appended so far is on stable storage. Files closed earlier were
@@ -160,19 +199,22 @@ class BackupManager {
   void Sync();
   bool synced() const;
 
-  // Nothing in flight and nothing pending: no sealed chunk waits for buffer space, no file is
-  // closing, no checkpoint end, directory sync or deletion is under way, and the current file
-  // has written everything handed to it. The open, unsealed chunk does not count (it waits for
-  // more messages, not for the disk), but bytes in the file's partly filled write buffer do:
-  // mid-checkpoint the manager is idle only after Sync(); after a checkpoint end or kShutdown
-  // it is idle once the last file is closed. Test and shutdown code wait on this.
+  // Nothing in flight and nothing pending, so nothing to wait for: no sealed chunk waits for
+  // buffer space, no file is closing, no checkpoint end is being carried out, no write, sync,
+  // directory sync or deletion is in flight. Bytes not yet on their way to the disk do not
+  // count: the open, unsealed chunk and the current file's partly filled buffer wait for more
+  // messages or a Sync(), not for the disk. So mid-checkpoint the manager is idle between
+  // writes (wait on synced() after Sync() for durability); after an end or kShutdown it is
+  // idle once the last file is closed and resolved checkpoints are disposed of. Test and
+  // shutdown code wait on this.
   bool idle() const;
 
   State state() const { return state_; }
   // OK, or the first error, naming the file.
   const absl::Status& status() const { return status_; }
   BackupMetrics metrics() const;
-  // Files of the current checkpoint so far, in write order.
+  // Files so far, in write order, of the checkpoint being written: the open one, or, from
+  // EndCheckpoint() until its last file is closed, the one that ended.
   const std::vector<std::string>& current_files() const { return files_; }
 
  private:
@@ -190,28 +232,32 @@ class BackupManager {
   std::optional<State> StepFailed();
 
   void OnControl(const ControlMessage& message);
-  void OnCheckpointComplete(uint64_t checkpoint);
-  void OnNeedsReingestion(uint64_t checkpoint);
+  // Seals the open chunk if its checkpoint has ended, steps, and disposes of what resolved.
+  void AfterLedgerChange();
   void OnFileProgress();
   void OnDirSynced(io::Completion& completion);
   void OnUnlinked(io::Completion& completion);
 
-  // A checkpoint end was delivered and not yet carried out.
-  bool end_pending() const { return end_through_ >= checkpoint_; }
   // The open chunk must be sealed now, not when it is full.
-  bool must_seal() const { return end_pending() || shutdown_requested_ || sync_requested_; }
+  bool must_seal() const {
+    return chunk_checkpoint_ < ledger_.open() || shutdown_requested_ || sync_requested_;
+  }
+  // The sealed chunk belongs to the checkpoint whose files are being written.
+  bool pending_is_current() const { return pending_ && chunk_checkpoint_ == ledger_.writing(); }
   void SealChunk();
   // Hands as much of the sealed chunk to the file as its buffers take.
   absl::Status WritePending();
   std::optional<State> OpenNextFile();
   State BeginClose();
-  // Disposes of the ended checkpoint's (closed) files and starts the next checkpoint.
-  void FinishCheckpoint();
+  // The ended checkpoint's last file is closed: hands its files to the ledger.
+  void FinishWriting();
+  // Publishes, unlinks or keeps the files of every checkpoint the ledger resolved.
+  void DisposeResolved();
   void RequestDirSync();
   void StartDirSync();
   void StartNextUnlink();
   State Fail(absl::Status status);
-  void Signal(ControlKind kind, absl::Status error = absl::OkStatus());
+  void Signal(ControlKind kind, uint64_t checkpoint, absl::Status error = absl::OkStatus());
 
   io::Ring& ring_;
   ControlBus& bus_;
@@ -230,6 +276,7 @@ class BackupManager {
   // The chunk being filled, or sealed and being handed to the file (pending_). The sealed
   // view points into the encoder and stays valid until its Reset().
   io::PbfsChunkEncoder encoder_;
+  uint64_t chunk_checkpoint_ = 1;  // The checkpoint of the chunk's messages.
   bool pending_ = false;
   absl::string_view sealed_;
   size_t sealed_offset_ = 0;  // Bytes of sealed_ already in the file.
@@ -240,10 +287,8 @@ class BackupManager {
   std::unique_ptr<io::AppendFile> retired_;
   bool closing_full_file_ = false;  // kClosing because of size, not an end.
 
-  uint64_t checkpoint_ = 1;
-  uint64_t end_through_ = 0;  // Highest checkpoint a kCheckpointComplete asked to end.
-  std::set<uint64_t> reingest_;  // Checkpoints marked by kCheckpointNeedsReingestion.
-  std::vector<std::string> files_;  // The current checkpoint's files, in write order.
+  CheckpointLedger ledger_;
+  std::vector<std::string> files_;  // Files of ledger_.writing(), in write order.
   bool full_signaled_ = false;
   bool shutdown_requested_ = false;
   bool sync_requested_ = false;

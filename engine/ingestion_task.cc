@@ -387,13 +387,19 @@ void IngestionTask::Fail(absl::string_view why) {
   Step();
 }
 
+absl::Duration RetryBackoff(const RetryPolicy& policy, int failed_attempts,
+                            std::mt19937_64& rng) {
+  absl::Duration base = policy.initial_backoff;
+  for (int i = 1; i < failed_attempts && base < policy.max_backoff; ++i) {
+    base = base * policy.multiplier;
+  }
+  base = std::min(base, policy.max_backoff);
+  std::uniform_real_distribution<double> jitter(1 - policy.jitter, 1 + policy.jitter);
+  return base * jitter(rng);
+}
+
 absl::Duration IngestionTask::NextBackoff() {
-  const RetryPolicy& retry = options_.retry;
-  absl::Duration base = retry.initial_backoff;
-  for (int i = 1; i < attempts_ && base < retry.max_backoff; ++i) base = base * retry.multiplier;
-  base = std::min(base, retry.max_backoff);
-  std::uniform_real_distribution<double> jitter(1 - retry.jitter, 1 + retry.jitter);
-  return base * jitter(rng_);
+  return RetryBackoff(options_.retry, attempts_, rng_);
 }
 
 void IngestionTask::EnterBackoff() {

@@ -61,6 +61,10 @@ struct RetryPolicy {
   double jitter = 0.2;
 };
 
+// The wait before the next attempt after `failed_attempts` (>= 1) consecutive failures:
+// initial_backoff * multiplier^(failed_attempts - 1), capped at max_backoff, then jittered.
+absl::Duration RetryBackoff(const RetryPolicy& policy, int failed_attempts, std::mt19937_64& rng);
+
 struct IngestionOptions {
   std::string method = "/sift.ingest.v1.IngestService/IngestWithConfigDataStream";
   std::string api_key;
@@ -132,6 +136,9 @@ class IngestionTask {
   // True when every ended checkpoint has been resolved and nothing is in flight.
   bool quiescent() const;
   const IngestionMetrics& metrics() const { return metrics_; }
+  // Messages waiting in the live queue. A producer that must never lose a message to the
+  // drop-oldest rule (the re-ingestion task) keeps this below options.live_capacity.
+  size_t live_depth() const { return live_.size(); }
 
   // Checkpoint timer (reactor thread).
   void OnCheckpointTimer(io::Completion& completion);

@@ -302,11 +302,15 @@ uint64_t AppendFile::written_size() const {
   return written;
 }
 
-bool AppendFile::idle() const {
+bool AppendFile::writing() const {
   for (const Buffer& b : buffers_) {
-    if (b.state == BufferState::kWriting) return false;
+    if (b.state == BufferState::kWriting) return true;
   }
-  if (sync_.in_flight()) return false;
+  return sync_.in_flight();
+}
+
+bool AppendFile::idle() const {
+  if (writing()) return false;
   return !status_.ok() || written_size() == logical_size_;
 }
 

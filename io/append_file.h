@@ -100,6 +100,11 @@ class AppendFile {
 
   // Nothing queued, in flight, or appended but unwritten.
   bool idle() const;
+  // A write or an fdatasync is in flight: the ring will run on_progress for this file again.
+  // Unlike idle(), bytes appended but not yet flushed do not count, so !writing() means there
+  // is nothing to wait for (Flush() or Sync() would start something); a file the caller
+  // leaves half-filled between messages is !writing() but not idle().
+  bool writing() const;
   // Bytes appended so far.
   uint64_t logical_size() const { return logical_size_; }
   // Length of the prefix the kernel has completed writing.

@@ -175,6 +175,29 @@ TEST_F(AppendFileTest, UnflushedBytesAreNotReportedWritten) {
   ASSERT_TRUE(file->Close().ok());
 }
 
+TEST_F(AppendFileTest, WritingMeansAWriteOrSyncInFlightNotUnflushedBytes) {
+  auto file = Create(TestDir() + "/writing.bin");
+  ASSERT_NE(file, nullptr);
+  EXPECT_FALSE(file->writing());
+  ASSERT_TRUE(file->Append("abc").ok());
+  // Unflushed bytes: nothing for the ring to finish, yet not idle.
+  EXPECT_FALSE(file->writing());
+  EXPECT_FALSE(file->idle());
+  file->Flush();
+  EXPECT_TRUE(file->writing());  // The padded tail block is in flight.
+  ASSERT_TRUE(
+      RunUntil(*ring_, [&] { return !file->writing(); }, absl::Seconds(30), "the write").ok());
+  EXPECT_TRUE(file->idle());
+  EXPECT_EQ(file->written_size(), 3u);
+  file->Sync();
+  EXPECT_TRUE(file->writing());  // The fdatasync is in flight.
+  ASSERT_TRUE(
+      RunUntil(*ring_, [&] { return !file->writing(); }, absl::Seconds(30), "the sync").ok());
+  EXPECT_TRUE(file->idle());
+  EXPECT_EQ(file->synced_size(), 3u);
+  ASSERT_TRUE(file->Close().ok());
+}
+
 TEST_F(AppendFileTest, AppendLargerThanFreeBuffersIsRefusedWholeUntilWritesComplete) {
   AppendFileOptions options;
   options.buffer_size_bytes = 4096;

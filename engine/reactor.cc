@@ -1,0 +1,305 @@
+#include "engine/reactor.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace sift_stream::engine {
+namespace {
+
+// Messages moved from the queue per turn: enough to amortize the turn, few enough that gRPC
+// events and timers are not kept waiting.
+constexpr size_t kMessagesPerTurn = 4096;
+constexpr size_t kPopBatch = 256;
+
+// The stream's files still in `dir`, sorted (names sort in write order).
+std::vector<std::string> FilesOfStream(const std::string& dir, const std::string& stream_id) {
+  std::vector<std::string> files;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return files;
+  const std::string prefix = stream_id + "-";
+  while (dirent* entry = readdir(d)) {
+    if (absl::StartsWith(entry->d_name, prefix) && absl::EndsWith(entry->d_name, ".pbfs")) {
+      files.push_back(absl::StrCat(dir, "/", entry->d_name));
+    }
+  }
+  closedir(d);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+Reactor::Reactor(ReactorConfig config)
+    : config_(std::move(config)), queue_(config_.data_capacity) {}
+
+absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(ReactorConfig config) {
+  std::unique_ptr<Reactor> reactor(new Reactor(std::move(config)));
+  if (absl::Status built = reactor->Build(); !built.ok()) return built;
+  Reactor* r = reactor.get();
+  reactor->thread_ = std::thread([r] { r->Loop(); });
+  return reactor;
+}
+
+absl::Status Reactor::Build() {
+  auto ring = io::Ring::Create(256);
+  if (!ring.ok()) return ring.status();
+  ring_ = std::move(ring).value();
+  poller_ = std::make_unique<CompletionQueuePoller>(&cq_);
+  bus_.Subscribe([this](const ControlMessage& message) { OnControl(message); });
+  const StreamMode mode = config_.mode;
+  // What can fail comes before anything that puts an operation in flight on the ring.
+  if (mode != StreamMode::kLiveOnly) {
+    auto backup = BackupManager::Create(*ring_, bus_, config_.backups, config_.stream_id);
+    if (!backup.ok()) return backup.status();
+    backup_ = std::move(backup).value();
+  }
+  auto wakeup = io::Wakeup::Create(*ring_, io::Bind<Reactor, &Reactor::OnWake>(this));
+  if (!wakeup.ok()) return wakeup.status();
+  wakeup_ = std::move(wakeup).value();
+  if (mode != StreamMode::kBackupsOnly) {
+    IngestionOptions options = config_.ingestion;
+    options.api_key = config_.api_key;
+    options.live_capacity = config_.data_capacity;
+    // The boundary between checkpoints falls between the same two messages on disk and wire.
+    options.on_checkpoint_end = [this](uint64_t ended) {
+      if (backup_ != nullptr) backup_->EndCheckpoint(ended);
+    };
+    ingestion_ = std::make_unique<IngestionTask>(config_.live_channel, &cq_, *poller_, *ring_,
+                                                 bus_, std::move(options));
+    ingestion_->Start();
+  }
+  if (mode == StreamMode::kLiveWithBackups) {
+    ReingestionOptions options = config_.reingestion;
+    options.api_key = config_.api_key;
+    options.retain_backups = config_.backups.retain_backups;
+    reingestion_ = std::make_unique<ReingestionTask>(config_.reingest_channel, &cq_, *poller_,
+                                                     *ring_, bus_, std::move(options));
+    reingestion_->Start();
+  }
+  return absl::OkStatus();
+}
+
+Reactor::~Reactor() {
+  if (thread_.joinable()) (void)Finish(absl::Seconds(5));
+}
+
+absl::Status Reactor::Push(std::string& serialized_message) {
+  absl::Status pushed = queue_.Push(serialized_message);
+  if (pushed.ok()) wakeup_->Notify();
+  return pushed;
+}
+
+void Reactor::OnWake(io::Completion&) {}  // The turn that follows moves the messages.
+
+void Reactor::Loop() {
+  while (phase_ != Phase::kStopped) Turn();
+  poller_->Shutdown();
+  wakeup_->Disarm();
+  while (wakeup_->armed() || ring_->in_flight() > 0) {
+    if (!ring_->RunOnce(absl::Milliseconds(100)).ok()) break;
+  }
+  PublishMetrics();
+  stopped_.Notify();
+}
+
+void Reactor::Turn() {
+  poller_->Poll();
+  bus_.Deliver();
+  MoveMessages();
+  if (ingestion_ != nullptr) ingestion_->Step();
+  bus_.Deliver();
+  if (reingestion_ != nullptr) reingestion_->Step();
+  bus_.Deliver();
+  StepPhase();
+  if (absl::Now() - metrics_published_ > absl::Milliseconds(5)) PublishMetrics();
+  if (phase_ == Phase::kStopped) return;
+  absl::Duration wait = std::min(poller_->NextWait(), absl::Seconds(1));
+  const bool backup_ready = backup_ == nullptr || backup_->accepting();
+  if ((batch_next_ < batch_size_ && backup_ready) || bus_.pending() > 0) {
+    wait = absl::ZeroDuration();
+  }
+  if (phase_ != Phase::kRunning) wait = std::min(wait, absl::Milliseconds(10));
+  if (absl::StatusOr<int> ran = ring_->RunOnce(wait); !ran.ok()) {
+    last_error_ = std::string(ran.status().message());
+    abort_requested_ = true;
+  }
+}
+
+void Reactor::MoveMessages() {
+  for (size_t moved = 0; moved < kMessagesPerTurn; ++moved) {
+    if (batch_next_ == batch_size_) {
+      batch_size_ = queue_.PopBatch(batch_, kPopBatch);
+      batch_next_ = 0;
+      if (batch_size_ == 0) return;
+    }
+    const std::string& message = batch_[batch_next_];
+    if (backup_ != nullptr) {
+      absl::Status appended = backup_->Append(message);
+      if (absl::IsUnavailable(appended)) return;  // Buffers busy: the same message next turn.
+      if (!appended.ok()) {
+        // The disk failed: the message can no longer be protected. It still goes live; the
+        // error was signalled and Send() refuses from now on.
+        ++error_signals_;
+      }
+    }
+    if (ingestion_ != nullptr) ingestion_->Enqueue(message);
+    ++batch_next_;
+  }
+}
+
+void Reactor::OnControl(const ControlMessage& message) {
+  switch (message.kind) {
+    case ControlKind::kBackupFull:
+      if (ingestion_ != nullptr && phase_ == Phase::kRunning) ingestion_->EndCheckpoint();
+      return;
+    case ControlKind::kReingestBackups:
+      ++reingest_jobs_;
+      reingest_files_.insert(reingest_files_.end(), message.backup_files.begin(),
+                             message.backup_files.end());
+      return;
+    case ControlKind::kErrorSignal:
+      ++error_signals_;
+      last_error_ = std::string(message.error.message());
+      return;
+    default:
+      return;
+  }
+}
+
+bool Reactor::TasksQuiescent() const {
+  return (ingestion_ == nullptr || ingestion_->quiescent()) &&
+         (reingestion_ == nullptr || reingestion_->quiescent()) &&
+         (backup_ == nullptr || backup_->idle()) && bus_.pending() == 0;
+}
+
+void Reactor::StepPhase() {
+  const bool abort = abort_requested_.load();
+  switch (phase_) {
+    case Phase::kRunning:
+      if (!finish_requested_.load()) return;
+      queue_.Close();
+      phase_ = Phase::kDraining;
+      [[fallthrough]];
+    case Phase::kDraining:
+      if (!abort && (queue_.size() > 0 || batch_next_ < batch_size_)) return;
+      if (ingestion_ != nullptr) {
+        ingestion_->Shutdown();  // Ends the last checkpoint (and the backup's, with it).
+      } else if (backup_ != nullptr) {
+        backup_->EndCheckpoint(backup_->metrics().current_checkpoint);
+      }
+      phase_ = Phase::kEndingLive;
+      [[fallthrough]];
+    case Phase::kEndingLive:
+      if (!abort && ingestion_ != nullptr && !ingestion_->quiescent()) return;
+      phase_ = Phase::kReingesting;
+      [[fallthrough]];
+    case Phase::kReingesting: {
+      const bool reingest_done = reingestion_ == nullptr || reingestion_->idle();
+      const bool backup_done = backup_ == nullptr || backup_->idle();
+      if (!abort && (!reingest_done || !backup_done || bus_.pending() > 0)) return;
+      ControlMessage shutdown;
+      shutdown.kind = ControlKind::kShutdown;
+      bus_.Publish(std::move(shutdown));
+      phase_ = Phase::kStopping;
+      return;
+    }
+    case Phase::kStopping:
+      if (!TasksQuiescent()) return;
+      verdict_ = Verdict();
+      phase_ = Phase::kStopped;
+      return;
+    case Phase::kStopped:
+      return;
+  }
+}
+
+absl::Status Reactor::Verdict() {
+  if (config_.mode == StreamMode::kBackupsOnly) return absl::OkStatus();
+  const IngestionMetrics& live = ingestion_->metrics();
+  if (config_.mode == StreamMode::kLiveOnly) {
+    if (live.checkpoints_failed == 0) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat(
+        live.checkpoints_failed, " checkpoint(s) were not acknowledged by Sift and live-only "
+        "mode keeps no backups: their messages may be lost"));
+  }
+  std::vector<std::string> unconfirmed;
+  if (!config_.backups.retain_backups) {
+    unconfirmed = FilesOfStream(config_.backups.backup_dir, config_.stream_id);
+  } else if (reingestion_->metrics().jobs_done < reingest_jobs_) {
+    unconfirmed = reingest_files_;  // Retained files do not say which jobs succeeded.
+  }
+  if (unconfirmed.empty()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      unconfirmed.size(), " backup file(s) hold data Sift has not confirmed; they are kept "
+      "for re-ingestion (tools/pbfs reingest, or a new stream on the same backup_dir): ",
+      absl::StrJoin(unconfirmed, ", ")));
+}
+
+absl::Status Reactor::Finish(absl::Duration timeout) {
+  absl::MutexLock lock(&finish_mu_);
+  if (finished_) return finish_result_;
+  finish_requested_ = true;
+  wakeup_->Notify();
+  if (!stopped_.WaitForNotificationWithTimeout(timeout)) {
+    abort_requested_ = true;
+    wakeup_->Notify();
+    stopped_.WaitForNotification();  // Bounded by the tasks' own timeouts.
+  }
+  thread_.join();
+  finished_ = true;
+  finish_result_ = verdict_;
+  if (finish_result_.ok() && abort_requested_) {
+    finish_result_ = absl::DeadlineExceededError(
+        absl::StrCat("Finish gave up after ", absl::FormatDuration(timeout),
+                     "; unconfirmed data stays in the backup files"));
+  }
+  return finish_result_;
+}
+
+void Reactor::PublishMetrics() {
+  metrics_published_ = absl::Now();
+  absl::MutexLock lock(&metrics_mu_);
+  SiftStreamMetrics& m = metrics_;
+  if (ingestion_ != nullptr) {
+    const IngestionMetrics& live = ingestion_->metrics();
+    m.messages_written_live = live.messages_written;
+    m.messages_acknowledged = live.messages_acknowledged;
+    m.messages_dropped_live = live.dropped_live;
+    m.checkpoints_ok = live.checkpoints_ok;
+    m.checkpoints_failed = live.checkpoints_failed;
+    m.live_streams_failed = live.streams_failed;
+    m.ack_timeouts = live.ack_timeouts;
+    m.retries = live.retries;
+    m.current_backoff = live.current_backoff;
+    m.live_queue_depth = ingestion_->live_depth();
+  }
+  if (backup_ != nullptr) {
+    const BackupMetrics backup = backup_->metrics();
+    m.messages_backed_up = backup.messages_backed_up;
+    m.bytes_backed_up = backup.bytes_backed_up;
+    m.backup_files_created = backup.files_created;
+    m.backup_files_deleted = backup.files_deleted;
+    m.backup_rotations = backup.rotations;
+  }
+  if (reingestion_ != nullptr) {
+    const ReingestionMetrics& re = reingestion_->metrics();
+    m.messages_reingested = re.messages_reingested;
+    m.reingest_jobs_done = re.jobs_done;
+    m.reingest_jobs_failed = re.jobs_failed;
+  }
+  m.send_queue_depth = queue_.size() + (batch_size_ - batch_next_);
+  m.errors = error_signals_;
+  m.last_error = last_error_;
+}
+
+SiftStreamMetrics Reactor::Metrics() const {
+  absl::MutexLock lock(&metrics_mu_);
+  return metrics_;
+}
+
+}  // namespace sift_stream::engine

@@ -1,0 +1,129 @@
+// engine/reactor.h — the thread that owns all of a stream's I/O and runs its three tasks.
+//
+// One turn of the loop: dispatch ready gRPC events (CompletionQueuePoller), deliver control
+// messages, move messages from the producers' queue to the backup manager and the ingestion
+// task (in that order, one message at a time, so both see the same sequence and checkpoint
+// boundaries fall between the same two messages), step the tasks, then wait in io_uring for at
+// most what the poller allows. A producer's Push wakes the wait through an eventfd.
+//
+// Finishing is a sequence of phases, each waiting for the previous one's work to settle:
+// drain the queue → end the live checkpoint and wait for Sift's verdict → let re-ingestion
+// finish the failed checkpoints → publish Shutdown and wait until nothing is in flight. A
+// deadline cuts the sequence short at the Shutdown step; whatever was not confirmed stays on
+// disk. Internal to the engine; users see engine/sift_stream.h.
+
+#ifndef SIFT_STREAM_ENGINE_REACTOR_H_
+#define SIFT_STREAM_ENGINE_REACTOR_H_
+
+#include <grpcpp/channel.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "engine/backup_manager.h"
+#include "engine/completion_queue_poller.h"
+#include "engine/control_message.h"
+#include "engine/ingestion_task.h"
+#include "engine/message_queue.h"
+#include "engine/reingestion_task.h"
+#include "engine/sift_stream.h"
+#include "io/ring.h"
+#include "io/wakeup.h"
+
+namespace sift_stream::engine {
+
+struct ReactorConfig {
+  StreamMode mode = StreamMode::kLiveWithBackups;
+  std::shared_ptr<grpc::Channel> live_channel;
+  std::shared_ptr<grpc::Channel> reingest_channel;
+  std::string api_key;
+  std::string stream_id;
+  DiskBackupPolicy backups;
+  IngestionOptions ingestion;
+  ReingestionOptions reingestion;
+  size_t data_capacity = 10240;
+};
+
+class Reactor {
+ public:
+  // Creates every part (failing on a bad backup directory) and starts the thread.
+  static absl::StatusOr<std::unique_ptr<Reactor>> Start(ReactorConfig config);
+  // Finishes with a short deadline if Finish() was not called.
+  ~Reactor();
+
+  // Any thread. See MessageQueue::Push.
+  absl::Status Push(std::string& serialized_message);
+
+  // Any thread, once; later calls return the first result.
+  absl::Status Finish(absl::Duration timeout);
+
+  SiftStreamMetrics Metrics() const;
+
+ private:
+  enum class Phase {
+    kRunning,     // Taking messages.
+    kDraining,    // Queue closed: moving what is left to the tasks.
+    kEndingLive,  // Last checkpoint ended: waiting for Sift's verdict on every checkpoint.
+    kReingesting, // Waiting for re-ingestion of failed checkpoints.
+    kStopping,    // Shutdown published: waiting for nothing to be in flight.
+    kStopped,
+  };
+
+  explicit Reactor(ReactorConfig config);
+  absl::Status Build();
+  void Loop();
+  void Turn();
+  void MoveMessages();
+  void StepPhase();
+  void OnControl(const ControlMessage& message);
+  void OnWake(io::Completion& completion);
+  bool TasksQuiescent() const;
+  void PublishMetrics();
+  absl::Status Verdict();
+
+  ReactorConfig config_;
+  std::unique_ptr<io::Ring> ring_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<CompletionQueuePoller> poller_;
+  ControlBus bus_;
+  MessageQueue queue_;
+  std::unique_ptr<io::Wakeup> wakeup_;
+  std::unique_ptr<BackupManager> backup_;
+  std::unique_ptr<IngestionTask> ingestion_;
+  std::unique_ptr<ReingestionTask> reingestion_;
+
+  // Reactor thread only.
+  Phase phase_ = Phase::kRunning;
+  std::vector<std::string> batch_;
+  size_t batch_next_ = 0;
+  size_t batch_size_ = 0;
+  std::vector<std::string> reingest_files_;  // Files handed to re-ingestion, in order.
+  uint64_t reingest_jobs_ = 0;
+  uint64_t error_signals_ = 0;
+  std::string last_error_;
+
+  std::thread thread_;
+  std::atomic<bool> finish_requested_{false};
+  std::atomic<bool> abort_requested_{false};
+  absl::Notification stopped_;
+  absl::Status verdict_;  // Written by the reactor before stopped_ is notified.
+
+  mutable absl::Mutex metrics_mu_;
+  SiftStreamMetrics metrics_ ABSL_GUARDED_BY(metrics_mu_);
+  absl::Time metrics_published_ = absl::InfinitePast();
+
+  absl::Mutex finish_mu_;
+  bool finished_ ABSL_GUARDED_BY(finish_mu_) = false;
+  absl::Status finish_result_ ABSL_GUARDED_BY(finish_mu_);
+};
+
+}  // namespace sift_stream::engine
+
+#endif  // SIFT_STREAM_ENGINE_REACTOR_H_

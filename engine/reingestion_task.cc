@@ -1,0 +1,429 @@
+#include "engine/reingestion_task.h"
+
+#include <fcntl.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace sift_stream::engine {
+
+const char* ReingestionStateName(ReingestionTask::State state) {
+  switch (state) {
+    case ReingestionTask::State::kIdle:
+      return "idle";
+    case ReingestionTask::State::kStreaming:
+      return "streaming";
+    case ReingestionTask::State::kAwaitingAck:
+      return "awaiting-ack";
+    case ReingestionTask::State::kBackoff:
+      return "backoff";
+    case ReingestionTask::State::kDeleting:
+      return "deleting";
+    case ReingestionTask::State::kDraining:
+      return "draining";
+    case ReingestionTask::State::kStopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+std::shared_ptr<grpc::Channel> CreateReingestionChannel(
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  grpc::ChannelArguments args;
+  // Without this, channels with equal arguments share gRPC's global subchannel pool, i.e. one
+  // TCP connection, and a backlog would queue behind (or in front of) live data on it.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(target, credentials, args);
+}
+
+namespace {
+
+IngestionOptions PrivateStreamOptions(const ReingestionOptions& options) {
+  IngestionOptions stream;
+  stream.method = options.method;
+  stream.api_key = options.api_key;
+  // Only the re-ingestion task ends checkpoints (one per attempt); the timer never should.
+  stream.checkpoint_interval = absl::Hours(24 * 365);
+  stream.ack_timeout = options.ack_timeout;
+  stream.live_capacity = options.max_queued_messages;
+  // The backoff between attempts is the re-ingestion task's; the stream's own is a formality,
+  // and it must never give up by itself (that would stop it for good).
+  stream.retry.max_attempts = 0;
+  stream.retry.initial_backoff = absl::Milliseconds(1);
+  stream.retry.max_backoff = absl::Milliseconds(1);
+  stream.retry.jitter = 0;
+  return stream;
+}
+
+}  // namespace
+
+ReingestionTask::ReingestionTask(std::shared_ptr<grpc::Channel> channel,
+                                 grpc::CompletionQueue* cq, CompletionQueuePoller& poller,
+                                 io::Ring& ring, ControlBus& bus, ReingestionOptions options)
+    : ring_(ring),
+      bus_(bus),
+      options_(std::move(options)),
+      self_(std::make_shared<ReingestionTask*>(this)) {
+  assert(options_.max_queued_messages > 0 && options_.batch_messages > 0);
+  stream_ = std::make_unique<IngestionTask>(std::move(channel), cq, poller, ring, private_bus_,
+                                            PrivateStreamOptions(options_));
+  // The private bus dies with this task, so `this` is safe there.
+  private_bus_.Subscribe([this](const ControlMessage& message) { OnPrivateControl(message); });
+  bus_.Subscribe([self = self_](const ControlMessage& message) {
+    if (*self != nullptr) (*self)->OnControl(message);
+  });
+}
+
+ReingestionTask::~ReingestionTask() {
+  assert(quiescent() && "destroy the re-ingestion task only once quiescent()");
+  *self_ = nullptr;
+}
+
+void ReingestionTask::Start() { stream_->Start(); }
+
+void ReingestionTask::Shutdown() {
+  shutting_down_ = true;
+  Step();
+}
+
+bool ReingestionTask::quiescent() const {
+  return state_ == State::kStopped && stream_->quiescent() && !unlink_.in_flight() &&
+         !backoff_timer_.in_flight() && !backoff_cancel_.in_flight();
+}
+
+void ReingestionTask::OnControl(const ControlMessage& message) {
+  switch (message.kind) {
+    case ControlKind::kReingestBackups: {
+      Job job;
+      job.checkpoint = message.checkpoint;
+      for (const std::string& path : message.backup_files) job.files.push_back(File{path});
+      // A job that arrives once shutdown began would never start: say so now.
+      if (shutting_down_ || state_ == State::kDraining || state_ == State::kStopped) {
+        return RefuseJob(job);
+      }
+      queue_.push_back(std::move(job));
+      metrics_.pending_jobs = queue_.size();
+      return;
+    }
+    case ControlKind::kShutdown:
+      return Shutdown();
+    case ControlKind::kBackupFull:
+    case ControlKind::kCheckpointComplete:
+    case ControlKind::kCheckpointNeedsReingestion:
+    case ControlKind::kErrorSignal:
+      return;  // The live path's business.
+  }
+}
+
+// Only records: Step() acts, so a verdict is never handled inside the private task's call.
+void ReingestionTask::OnPrivateControl(const ControlMessage& message) {
+  switch (message.kind) {
+    case ControlKind::kCheckpointNeedsReingestion:
+      failed_private_.insert(message.checkpoint);
+      return;
+    case ControlKind::kCheckpointComplete:
+      resolved_through_ = std::max(resolved_through_, message.checkpoint);
+      return;
+    case ControlKind::kErrorSignal:
+      if (!stream_error_.has_value()) stream_error_ = message.error;
+      return;
+    default:
+      return;
+  }
+}
+
+void ReingestionTask::Step() {
+  for (;;) {
+    private_bus_.Deliver();
+    if (stream_error_.has_value() && state_ != State::kDraining && state_ != State::kStopped) {
+      FailForGood(*stream_error_);
+    }
+    const State before = state_;
+    switch (state_) {
+      case State::kIdle:
+        StepIdle();
+        break;
+      case State::kStreaming:
+        StepStreaming();
+        break;
+      case State::kAwaitingAck:
+        StepAwaitingAck();
+        break;
+      case State::kBackoff:
+        StepBackoff();
+        break;
+      case State::kDeleting:
+        StepDeleting();
+        break;
+      case State::kDraining:
+        StepDraining();
+        break;
+      case State::kStopped:
+        return;
+      default:
+        std::abort();  // An unknown state is a bug.
+    }
+    if (state_ == before) return;
+  }
+}
+
+void ReingestionTask::StepIdle() {
+  if (shutting_down_) return BeginDrain();
+  if (queue_.empty()) return;
+  job_ = std::move(queue_.front());
+  queue_.pop_front();
+  metrics_.pending_jobs = queue_.size();
+  attempts_failed_ = 0;
+  StartAttempt();
+}
+
+void ReingestionTask::StartAttempt() {
+  // The private task's current checkpoint is empty: the previous attempt's ended.
+  attempt_checkpoint_ = stream_->current_checkpoint();
+  file_index_ = 0;
+  reader_.reset();
+  attempt_files_ = 0;
+  attempt_messages_ = 0;
+  attempt_bytes_ = 0;
+  state_ = State::kStreaming;
+}
+
+// Feeds one bounded batch. The live queue stays below its capacity, so the private task's
+// drop-oldest rule never fires (it would silently mark the attempt failed).
+void ReingestionTask::StepStreaming() {
+  if (stream_->current_checkpoint() != attempt_checkpoint_) {
+    // The stream failed mid-attempt and ended the checkpoint itself; its verdict follows.
+    reader_.reset();
+    state_ = State::kAwaitingAck;
+    return;
+  }
+  size_t budget = options_.batch_messages;
+  while (budget > 0 && stream_->live_depth() < options_.max_queued_messages) {
+    if (reader_ == nullptr) {
+      if (file_index_ == job_->files.size()) {
+        stream_->EndCheckpoint();
+        state_ = State::kAwaitingAck;
+        break;
+      }
+      if (!OpenNextFile()) continue;
+    }
+    absl::string_view message;
+    if (!reader_->Next(&message)) {
+      FinishFile();
+      continue;
+    }
+    stream_->Enqueue(message);  // Copies: `message` dies at the next Next().
+    ++attempt_messages_;
+    attempt_bytes_ += message.size();
+    --budget;
+  }
+  stream_->Step();
+}
+
+bool ReingestionTask::OpenNextFile() {
+  File& file = job_->files[file_index_];
+  absl::StatusOr<std::unique_ptr<io::PbfsReader>> reader =
+      io::PbfsReader::OpenFile(file.path, io::PbfsReadMode::kSalvage);
+  if (reader.ok()) {
+    reader_ = std::move(*reader);
+    ++attempt_files_;
+    return true;
+  }
+  ++file_index_;
+  file.keep = true;
+  if (!file.signaled) {
+    file.signaled = true;
+    ++metrics_.unreadable_files;
+    Signal(absl::Status(
+        reader.status().code(),
+        absl::StrCat("re-ingestion of checkpoint ", job_->checkpoint,
+                     ": cannot read backup file ", file.path, " (", reader.status().message(),
+                     "); its messages are not re-ingested, the job's other files are")));
+  }
+  return false;
+}
+
+// A file read to its end. Damage (or an I/O error) keeps the file for a human to look at;
+// every intact message in it was streamed all the same.
+void ReingestionTask::FinishFile() {
+  File& file = job_->files[file_index_];
+  const io::PbfsReadReport& report = reader_->report();
+  const absl::Status& read_status = reader_->status();
+  if (report.end != io::PbfsEnd::kClean || !read_status.ok()) {
+    file.keep = true;
+    if (!file.signaled) {
+      file.signaled = true;
+      ++metrics_.damaged_files;
+      const std::string problem =
+          read_status.ok() ? report.problem : std::string(read_status.message());
+      Signal(absl::DataLossError(absl::StrFormat(
+          "re-ingestion of checkpoint %d: backup file %s is damaged (%s): %s; %d bytes skipped "
+          "in %d regions, %d bytes of tail unread; its %d intact messages are re-ingested and "
+          "the file is kept",
+          job_->checkpoint, file.path,
+          read_status.ok() ? io::PbfsEndName(report.end) : "read error", problem,
+          report.bytes_skipped, report.regions_skipped, report.tail_bytes,
+          report.messages_read)));
+    }
+  }
+  reader_.reset();
+  ++file_index_;
+}
+
+void ReingestionTask::StepAwaitingAck() {
+  if (resolved_through_ < attempt_checkpoint_) return;  // Sift has not answered yet.
+  const bool failed = failed_private_.count(attempt_checkpoint_) > 0;
+  failed_private_.erase(failed_private_.begin(),
+                        failed_private_.upper_bound(attempt_checkpoint_));
+  if (failed) return AttemptFailed();
+  AttemptSucceeded();
+}
+
+void ReingestionTask::AttemptSucceeded() {
+  ++metrics_.jobs_done;
+  metrics_.files_reingested += attempt_files_;
+  metrics_.messages_reingested += attempt_messages_;
+  metrics_.bytes_reingested += attempt_bytes_;
+  if (options_.retain_backups) return FinishJob();
+  unlink_index_ = 0;
+  state_ = State::kDeleting;
+}
+
+void ReingestionTask::AttemptFailed() {
+  ++attempts_failed_;
+  if (shutting_down_) {
+    ++metrics_.jobs_abandoned;
+    return GiveUpJob(absl::StatusCode::kUnavailable,
+                     "an attempt failed during shutdown and is not retried");
+  }
+  const RetryPolicy& retry = options_.retry;
+  if (retry.max_attempts > 0 && attempts_failed_ >= retry.max_attempts) {
+    ++metrics_.jobs_failed;
+    return GiveUpJob(absl::StatusCode::kUnavailable,
+                     absl::StrCat("gave up after ", attempts_failed_, " failed attempts"));
+  }
+  ++metrics_.retries;
+  metrics_.current_backoff = RetryBackoff(retry, attempts_failed_, rng_);
+  state_ = State::kBackoff;
+  ring_.Timeout(backoff_timer_, metrics_.current_backoff,
+                io::Bind<ReingestionTask, &ReingestionTask::OnBackoffTimer>(this));
+}
+
+void ReingestionTask::StepBackoff() {
+  if (shutting_down_) {
+    CancelBackoff();
+    ++metrics_.jobs_abandoned;
+    return GiveUpJob(absl::StatusCode::kUnavailable,
+                     "shut down while waiting to retry a failed attempt");
+  }
+  if (backoff_timer_.in_flight()) return;
+  StartAttempt();
+}
+
+void ReingestionTask::OnBackoffTimer(io::Completion&) { Step(); }
+
+void ReingestionTask::CancelBackoff() {
+  if (!backoff_timer_.in_flight() || backoff_cancel_.in_flight()) return;
+  ring_.Cancel(backoff_cancel_, backoff_timer_,
+               io::Bind<ReingestionTask, &ReingestionTask::OnBackoffTimer>(this));
+}
+
+// One unlink at a time: a job has few files, and deleting is not urgent.
+void ReingestionTask::StepDeleting() {
+  if (unlink_.in_flight()) return;
+  const std::vector<File>& files = job_->files;
+  while (unlink_index_ < files.size() && files[unlink_index_].keep) ++unlink_index_;
+  if (unlink_index_ == files.size()) return FinishJob();
+  ring_.UnlinkAt(unlink_, AT_FDCWD, files[unlink_index_].path.c_str(), 0,
+                 io::Bind<ReingestionTask, &ReingestionTask::OnUnlinked>(this));
+}
+
+void ReingestionTask::OnUnlinked(io::Completion& completion) {
+  if (state_ != State::kDeleting) return Step();  // The job was given up meanwhile.
+  const File& file = job_->files[unlink_index_];
+  if (completion.result >= 0) {
+    ++metrics_.files_deleted;
+  } else if (completion.result != -ENOENT) {
+    // The data is in Sift; a leftover file only costs disk space.
+    Signal(io::ErrnoToStatus(-completion.result, "delete re-ingested backup file", file.path));
+  }
+  ++unlink_index_;
+  Step();
+}
+
+void ReingestionTask::FinishJob() {
+  job_.reset();
+  reader_.reset();
+  metrics_.current_backoff = absl::ZeroDuration();
+  state_ = State::kIdle;
+}
+
+void ReingestionTask::GiveUpJob(absl::StatusCode code, absl::string_view why) {
+  std::vector<absl::string_view> paths;
+  for (const File& file : job_->files) paths.push_back(file.path);
+  Signal(absl::Status(code, absl::StrCat("re-ingestion of checkpoint ", job_->checkpoint, ": ",
+                                         why, "; its backup files are kept: ",
+                                         absl::StrJoin(paths, ", "))));
+  FinishJob();
+}
+
+// The private stream met a status retrying cannot fix (e.g. a revoked API key): every later
+// attempt would fail the same way.
+void ReingestionTask::FailForGood(const absl::Status& cause) {
+  Signal(absl::Status(cause.code(), absl::StrCat("re-ingestion stopped: ", cause.message())));
+  CancelBackoff();
+  if (job_.has_value()) {
+    ++metrics_.jobs_failed;
+    GiveUpJob(cause.code(), "its stream failed for good");
+  }
+  BeginDrain();
+}
+
+void ReingestionTask::BeginDrain() {
+  for (const Job& job : queue_) RefuseJob(job);
+  queue_.clear();
+  metrics_.pending_jobs = 0;
+  stream_->Shutdown();
+  state_ = State::kDraining;
+}
+
+void ReingestionTask::StepDraining() {
+  stream_->Step();
+  if (stream_->quiescent() && !unlink_.in_flight() && !backoff_timer_.in_flight() &&
+      !backoff_cancel_.in_flight()) {
+    state_ = State::kStopped;
+  }
+}
+
+void ReingestionTask::RefuseJob(const Job& job) {
+  const bool failed = stream_error_.has_value();
+  if (failed) {
+    ++metrics_.jobs_failed;
+  } else {
+    ++metrics_.jobs_abandoned;
+  }
+  std::vector<absl::string_view> paths;
+  for (const File& file : job.files) paths.push_back(file.path);
+  Signal(absl::Status(
+      failed ? absl::StatusCode::kFailedPrecondition : absl::StatusCode::kUnavailable,
+      absl::StrCat("re-ingestion of checkpoint ", job.checkpoint, " not started (",
+                   failed ? "re-ingestion stopped after a failure" : "shutting down",
+                   "); its backup files are kept: ", absl::StrJoin(paths, ", "))));
+}
+
+void ReingestionTask::Signal(absl::Status error) {
+  ControlMessage message;
+  message.kind = ControlKind::kErrorSignal;
+  message.error = std::move(error);
+  bus_.Publish(std::move(message));
+}
+
+}  // namespace sift_stream::engine

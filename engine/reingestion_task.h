@@ -1,0 +1,247 @@
+// engine/reingestion_task.h — streams the backup files of failed checkpoints to Sift again.
+//
+// When Sift did not acknowledge a checkpoint's live stream, the backup manager publishes
+// kReingestBackups{checkpoint, files} on the engine's ControlBus. This task queues such jobs
+// (FIFO) and, one at a time, reads the job's PBFS files in write order and streams every
+// message on a stream of its own. A job succeeds when Sift acknowledges that stream; then its
+// files are deleted (unless retain_backups). A failed attempt is retried from the first file
+// after an exponential backoff (RetryPolicy), up to max_attempts (0: for ever); giving up keeps
+// the files and raises kErrorSignal naming them. Re-sending a whole job can duplicate messages
+// Sift already received on the failed stream; Sift deduplicates by key, and losing nothing
+// matters more than sending each byte once.
+//
+// The streaming itself is not reimplemented here: the task owns a private IngestionTask
+// (engine/ingestion_task.h) whose checkpoints are this task's attempts. It runs
+//   - on its own channel, so that a backlog being re-sent never queues in front of live data
+//     on the live connection (gRPC shares one connection among channels with equal arguments
+//     by default; CreateReingestionChannel() makes a channel that does not);
+//   - with a private ControlBus that only this task reads, so its CheckpointComplete /
+//     CheckpointNeedsReingestion verdicts never reach the backup manager;
+//   - with a checkpoint interval of a year, so only this task ends its checkpoints (one per
+//     attempt), and with a 1 ms backoff of its own, so the backoff between attempts is this
+//     task's alone.
+// Messages are fed to it in batches, keeping its live queue below max_queued_messages (far
+// below its capacity), so its drop-oldest rule never fires: nothing is dropped here.
+//
+// Damage. Files are read with io::PbfsReader in kSalvage mode: every intact message of a
+// damaged file (report.end != kClean: corrupt chunks, a torn tail, or an I/O error) is
+// streamed, the file is kept even after the job succeeds, and kErrorSignal names the file,
+// the problem and the bytes skipped. A file that cannot be opened (e.g. missing) raises
+// kErrorSignal naming it and the job goes on with the others. Each file's problem is signalled
+// once per job, however many attempts read it.
+//
+// Failure for good. If the private stream meets a status retrying cannot fix
+// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT), its ErrorSignal is forwarded on the
+// engine's bus, the job's files are kept, and the task stops: later jobs are refused with
+// kErrorSignal naming their files (which stay on disk for start-up recovery).
+//
+// Shutdown (kShutdown on the bus, or Shutdown()). The job in progress is finished if its
+// current attempt succeeds; a failed attempt is not retried, and a job waiting in backoff is
+// abandoned. Jobs not yet started are abandoned. Each abandoned job raises kErrorSignal naming
+// its files, which stay on disk. Then the private stream shuts down and quiescent() turns true.
+//
+// Threading: reactor thread only, like the rest of the engine. One enum of states and one step
+// function; a step blocks at most for opening files and reading one bounded batch from them
+// (options.batch_messages messages, read through the reader's 1 MiB window).
+//
+// Example (the reactor's side):
+//
+//   ReingestionOptions options;
+//   options.api_key = key;
+//   ReingestionTask reingestion(CreateReingestionChannel(uri, credentials), &cq, poller, *ring,
+//                               bus, options);
+//   reingestion.Start();
+//   while (!(shutting_down && reingestion.quiescent() && ...)) {
+//     poller.Poll();
+//     bus.Deliver();
+//     reingestion.Step();  // and the other tasks' steps
+//     ring->RunOnce(poller.NextWait());
+//   }
+
+#ifndef SIFT_STREAM_ENGINE_REINGESTION_TASK_H_
+#define SIFT_STREAM_ENGINE_REINGESTION_TASK_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "engine/completion_queue_poller.h"
+#include "engine/control_message.h"
+#include "engine/ingestion_task.h"
+#include "io/pbfs_reader.h"
+#include "io/ring.h"
+
+namespace sift_stream::engine {
+
+struct ReingestionOptions {
+  std::string method = "/sift.ingest.v1.IngestService/IngestWithConfigDataStream";
+  std::string api_key;
+  // How long Sift may take to acknowledge an attempt's stream after the last message.
+  absl::Duration ack_timeout = absl::Seconds(30);
+  // Between attempts of one job. max_attempts counts attempts (3: two retries); 0: for ever.
+  RetryPolicy retry;
+  // Keep the files of jobs that succeeded instead of deleting them.
+  bool retain_backups = false;
+  // The private live queue is kept below this; its capacity is set to exactly this.
+  size_t max_queued_messages = 4096;
+  // Messages read from the files per Step(): bounds the time one step takes.
+  size_t batch_messages = 1024;
+};
+
+struct ReingestionMetrics {
+  uint64_t jobs_done = 0;       // Sift acknowledged every readable message of the job.
+  uint64_t jobs_failed = 0;     // Gave up (max_attempts, or a status retrying cannot fix).
+  uint64_t jobs_abandoned = 0;  // Not finished because of shutdown.
+  uint64_t files_reingested = 0;  // Files of done jobs that could be opened (damaged included).
+  uint64_t files_deleted = 0;
+  uint64_t messages_reingested = 0;  // Acknowledged by Sift (the successful attempt's).
+  uint64_t bytes_reingested = 0;     // Serialized message bytes of those.
+  uint64_t retries = 0;
+  absl::Duration current_backoff = absl::ZeroDuration();
+  uint64_t damaged_files = 0;     // Read with problems (report.end != kClean or an I/O error).
+  uint64_t unreadable_files = 0;  // Could not be opened (missing, permissions).
+  size_t pending_jobs = 0;        // Queued behind the one in progress.
+};
+
+// A channel to `target` that never shares its connection with other channels.
+std::shared_ptr<grpc::Channel> CreateReingestionChannel(
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+
+class ReingestionTask {
+ public:
+  enum class State {
+    kIdle,         // No job in progress; starts the next queued one.
+    kStreaming,    // Reading the job's files in batches into the private stream.
+    kAwaitingAck,  // The attempt's messages are handed over (or its stream failed early);
+                   // waiting for the private checkpoint's verdict.
+    kBackoff,      // The attempt failed: the backoff timer runs before the next attempt.
+    kDeleting,     // The job succeeded: unlinking its files one at a time through the ring.
+    kDraining,     // Shut down or failed for good: waiting for the private stream to finish.
+    kStopped,      // Nothing in flight; jobs that arrive now are refused.
+  };
+
+  // Subscribes to `bus` (kReingestBackups, kShutdown). `channel` should come from
+  // CreateReingestionChannel(). `cq`, `poller`, `ring` and `bus` must outlive the task; the
+  // bus subscription may outlive it (it is disarmed by the destructor).
+  ReingestionTask(std::shared_ptr<grpc::Channel> channel, grpc::CompletionQueue* cq,
+                  CompletionQueuePoller& poller, io::Ring& ring, ControlBus& bus,
+                  ReingestionOptions options);
+  // Destroy only once quiescent() (after kShutdown or Shutdown()).
+  ~ReingestionTask();
+
+  ReingestionTask(const ReingestionTask&) = delete;
+  ReingestionTask& operator=(const ReingestionTask&) = delete;
+
+  // Starts the private ingestion task. Call once before the first Step().
+  void Start();
+
+  // Advances as far as it can without waiting. Call every reactor turn, after the bus has
+  // delivered; completions (timers, unlinks, gRPC events) also step it.
+  void Step();
+
+  // As if kShutdown had been delivered; see the file comment.
+  void Shutdown();
+
+  State state() const { return state_; }
+  // No job in progress or queued: every job delivered so far has ended (done, failed or
+  // abandoned). Also true once stopped, when state() is no longer kIdle.
+  bool idle() const { return !job_.has_value() && queue_.empty(); }
+  // True once shut down and nothing, here or in the private stream, is in flight.
+  bool quiescent() const;
+  const ReingestionMetrics& metrics() const { return metrics_; }
+  // The private stream's own counters (streams started and failed, messages written).
+  const IngestionMetrics& stream_metrics() const { return stream_->metrics(); }
+
+ private:
+  struct File {
+    std::string path;
+    bool keep = false;      // Damaged or unreadable: never deleted by this task.
+    bool signaled = false;  // Its problem was reported (once per job).
+  };
+  struct Job {
+    uint64_t checkpoint = 0;
+    std::vector<File> files;
+  };
+
+  void OnControl(const ControlMessage& message);
+  void OnPrivateControl(const ControlMessage& message);
+
+  // One handler per state; Step() runs them until the state stops changing.
+  void StepIdle();
+  void StepStreaming();
+  void StepAwaitingAck();
+  void StepBackoff();
+  void StepDeleting();
+  void StepDraining();
+
+  void StartJob();
+  void StartAttempt();
+  // Opens the next file of the attempt; false if it could not be opened (signalled).
+  bool OpenNextFile();
+  void FinishFile();
+  void AttemptSucceeded();
+  void AttemptFailed();
+  void OnUnlinked(io::Completion& completion);
+  void OnBackoffTimer(io::Completion& completion);
+  void CancelBackoff();
+  void FinishJob();
+  // Gives the current job up, keeping its files: signals `why` and lists them.
+  void GiveUpJob(absl::StatusCode code, absl::string_view why);
+  void FailForGood(const absl::Status& cause);
+  void BeginDrain();
+  void RefuseJob(const Job& job);
+  void Signal(absl::Status error);
+
+  io::Ring& ring_;
+  ControlBus& bus_;
+  const ReingestionOptions options_;
+  // Lets the bus subscription outlive the task harmlessly (ControlBus cannot unsubscribe).
+  std::shared_ptr<ReingestionTask*> self_;
+
+  // The private stream and the bus only it publishes on and only this task reads.
+  ControlBus private_bus_;
+  std::unique_ptr<IngestionTask> stream_;
+  // Verdicts from the private bus, acted on by Step().
+  uint64_t resolved_through_ = 0;    // Highest private checkpoint with CheckpointComplete.
+  std::set<uint64_t> failed_private_;  // Private checkpoints marked NeedsReingestion.
+  std::optional<absl::Status> stream_error_;
+
+  State state_ = State::kIdle;
+  bool shutting_down_ = false;
+  std::deque<Job> queue_;
+  std::optional<Job> job_;
+  int attempts_failed_ = 0;
+
+  // The attempt in progress: its private checkpoint, the file being read, what it sent.
+  uint64_t attempt_checkpoint_ = 0;
+  size_t file_index_ = 0;
+  std::unique_ptr<io::PbfsReader> reader_;
+  uint64_t attempt_files_ = 0;
+  uint64_t attempt_messages_ = 0;
+  uint64_t attempt_bytes_ = 0;
+
+  size_t unlink_index_ = 0;
+  io::Completion unlink_;
+  io::Completion backoff_timer_;
+  io::Completion backoff_cancel_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  ReingestionMetrics metrics_;
+};
+
+const char* ReingestionStateName(ReingestionTask::State state);
+
+}  // namespace sift_stream::engine
+
+#endif  // SIFT_STREAM_ENGINE_REINGESTION_TASK_H_

@@ -1,0 +1,482 @@
+#include "engine/reingestion_task.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/client_interceptor.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "io/pbfs_encoder.h"
+#include "proto/sift/ingest/v1/ingest.pb.h"
+#include "proto/sift/ingestion_configs/v2/ingestion_configs.pb.h"
+#include "testing/fake_sift.h"
+
+namespace sift_stream::engine {
+namespace {
+
+using sift::ingest::v1::IngestWithConfigDataStreamRequest;
+using sift_stream::testing::FakeSift;
+using sift_stream::testing::FakeSiftOptions;
+using sift_stream::testing::FaultPlan;
+
+constexpr char kKey[] = "reingestion-task-test";
+
+// Message i carries i in its timestamp (microseconds), so the wire order can be read back.
+int64_t IndexOf(const IngestWithConfigDataStreamRequest& request) {
+  return request.timestamp().seconds() * 1000000 + request.timestamp().nanos() / 1000;
+}
+
+std::vector<int64_t> Range(int64_t first, int64_t count) {
+  std::vector<int64_t> range;
+  for (int64_t i = first; i < first + count; ++i) range.push_back(i);
+  return range;
+}
+
+// The index of every ingest request a channel sent, in the order the client sent them. The
+// fake server records which messages were committed, not their order; this is the order.
+class SendOrder {
+ public:
+  void Add(int64_t index) {
+    absl::MutexLock lock(&mu_);
+    order_.push_back(index);
+  }
+  std::vector<int64_t> Get() const {
+    absl::MutexLock lock(&mu_);
+    return order_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<int64_t> order_ ABSL_GUARDED_BY(mu_);
+};
+
+class RecordingInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit RecordingInterceptor(SendOrder* order) : order_(order) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      std::vector<grpc::Slice> slices;
+      if (methods->GetSerializedSendMessage()->Dump(&slices).ok()) {
+        std::string bytes;
+        for (const grpc::Slice& slice : slices) {
+          bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+        }
+        IngestWithConfigDataStreamRequest request;
+        if (request.ParseFromString(bytes)) order_->Add(IndexOf(request));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  SendOrder* const order_;
+};
+
+class RecordingInterceptorFactory
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit RecordingInterceptorFactory(SendOrder* order) : order_(order) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new RecordingInterceptor(order_);
+  }
+
+ private:
+  SendOrder* const order_;
+};
+
+class ReingestionTaskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeSiftOptions options;
+    options.api_keys = {kKey};
+    auto sift = FakeSift::Start(options);
+    ASSERT_TRUE(sift.ok()) << sift.status();
+    sift_ = std::move(sift).value();
+    sift::ingestion_configs::v2::CreateIngestionConfigRequest create;
+    create.set_asset_name("rig");
+    auto* flow = create.add_flows();
+    flow->set_name("f");
+    auto* channel = flow->add_channels();
+    channel->set_name("v");
+    channel->set_data_type(sift::common::type::v1::CHANNEL_DATA_TYPE_DOUBLE);
+    auto config = sift_->registry().CreateIngestionConfig(create);
+    ASSERT_TRUE(config.ok()) << config.status();
+    config_id_ = config->ingestion_config_id();
+    dir_ = absl::StrCat(::testing::TempDir(), "/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_EQ(mkdir(dir_.c_str(), 0700), 0) << dir_;
+    ring_ = std::move(io::Ring::Create(64)).value();
+    poller_ = std::make_unique<CompletionQueuePoller>(&cq_);
+    bus_.Subscribe([this](const ControlMessage& m) {
+      if (m.kind == ControlKind::kErrorSignal) errors_.push_back(m.error);
+    });
+  }
+
+  void TearDown() override {
+    if (task_ != nullptr) {
+      task_->Shutdown();
+      Run([&] { return task_->quiescent(); }, absl::Seconds(5));
+      task_.reset();
+    }
+    poller_->Shutdown();
+  }
+
+  // The task on a channel that records the wire order; its own connection, as in production.
+  void MakeTask(ReingestionOptions options) {
+    options.api_key = kKey;
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+    factories.push_back(std::make_unique<RecordingInterceptorFactory>(&order_));
+    auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+        sift_->address(), grpc::InsecureChannelCredentials(), args, std::move(factories));
+    task_ = std::make_unique<ReingestionTask>(channel, &cq_, *poller_, *ring_, bus_, options);
+    task_->Start();
+  }
+
+  // Retries fast enough that a few failed attempts cost well under a second.
+  static ReingestionOptions FastRetries() {
+    ReingestionOptions options;
+    options.retry.initial_backoff = absl::Milliseconds(20);
+    options.retry.max_backoff = absl::Milliseconds(60);
+    return options;
+  }
+
+  std::string Message(int64_t i) const {
+    IngestWithConfigDataStreamRequest request;
+    request.set_ingestion_config_id(config_id_);
+    request.set_flow("f");
+    request.mutable_timestamp()->set_seconds(i / 1000000);
+    request.mutable_timestamp()->set_nanos(static_cast<int32_t>(i % 1000000) * 1000);
+    request.add_channel_values()->set_double_(static_cast<double>(i));
+    return request.SerializeAsString();
+  }
+
+  // Writes messages [first, first + count) as a PBFS file of `per_chunk`-message chunks, as
+  // the backup manager would; returns its path and, if asked, where each chunk starts.
+  std::string WriteFile(const std::string& name, int64_t first, int64_t count,
+                        int64_t per_chunk = 500, std::vector<uint64_t>* chunk_offsets = nullptr) {
+    const std::string path = absl::StrCat(dir_, "/", name, ".pbfs");
+    std::ofstream out(path, std::ios::binary);
+    io::PbfsChunkEncoder encoder;
+    uint64_t offset = 0;
+    for (int64_t i = first; i < first + count; ++i) {
+      EXPECT_TRUE(encoder.Add(Message(i)).ok());
+      if (encoder.message_count() == static_cast<size_t>(per_chunk) || i + 1 == first + count) {
+        const absl::string_view chunk = encoder.Seal();
+        if (chunk_offsets != nullptr) chunk_offsets->push_back(offset);
+        out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        offset += chunk.size();
+        encoder.Reset();
+      }
+    }
+    EXPECT_TRUE(out.good()) << path;
+    return path;
+  }
+
+  uint64_t BytesOf(int64_t first, int64_t count) const {
+    uint64_t bytes = 0;
+    for (int64_t i = first; i < first + count; ++i) bytes += Message(i).size();
+    return bytes;
+  }
+
+  // What the backup manager publishes when a checkpoint's live stream failed.
+  void Reingest(uint64_t checkpoint, std::vector<std::string> files) {
+    ControlMessage message;
+    message.kind = ControlKind::kReingestBackups;
+    message.checkpoint = checkpoint;
+    message.backup_files = std::move(files);
+    bus_.Publish(std::move(message));
+  }
+
+  // One reactor loop, as the engine runs it, until `done` or `timeout`.
+  template <typename Done>
+  void Run(Done done, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!done() && absl::Now() < deadline) {
+      poller_->Poll();
+      bus_.Deliver();
+      task_->Step();
+      ASSERT_TRUE(ring_->RunOnce(std::min(poller_->NextWait(), absl::Milliseconds(5))).ok());
+    }
+    bus_.Deliver();
+    ASSERT_TRUE(done()) << "timed out in state " << ReingestionStateName(task_->state());
+  }
+
+  // Until `jobs` jobs have ended one way or another and the task waits for more.
+  void RunJobs(uint64_t jobs) {
+    Run(
+        [&] {
+          const ReingestionMetrics& m = task_->metrics();
+          return m.jobs_done + m.jobs_failed + m.jobs_abandoned >= jobs && task_->idle() &&
+                 task_->state() == ReingestionTask::State::kIdle;
+        },
+        absl::Seconds(8));
+  }
+
+  // How many ErrorSignals mention every one of `parts`.
+  int ErrorsMentioning(const std::vector<std::string>& parts) const {
+    int n = 0;
+    for (const absl::Status& error : errors_) {
+      bool all = true;
+      for (const std::string& part : parts) all = all && absl::StrContains(error.message(), part);
+      n += all ? 1 : 0;
+    }
+    return n;
+  }
+
+  static bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+  int64_t Committed() const { return sift_->Stats().ingest.committed_messages; }
+
+  std::unique_ptr<FakeSift> sift_;
+  std::string config_id_;
+  std::string dir_;
+  std::unique_ptr<io::Ring> ring_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<CompletionQueuePoller> poller_;
+  ControlBus bus_;
+  SendOrder order_;
+  std::unique_ptr<ReingestionTask> task_;
+  std::vector<absl::Status> errors_;
+};
+
+TEST_F(ReingestionTaskTest, JobOfThreeFilesIsCommittedInOrderAndItsFilesDeleted) {
+  MakeTask({});
+  const std::vector<std::string> files = {WriteFile("a", 0, 3334), WriteFile("b", 3334, 3333),
+                                          WriteFile("c", 6667, 3333)};
+  Reingest(4, files);
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 10000);
+  EXPECT_EQ(order_.Get(), Range(0, 10000));
+  for (const std::string& file : files) EXPECT_FALSE(Exists(file)) << file;
+  const ReingestionMetrics& m = task_->metrics();
+  EXPECT_EQ(m.jobs_done, 1u);
+  EXPECT_EQ(m.files_reingested, 3u);
+  EXPECT_EQ(m.files_deleted, 3u);
+  EXPECT_EQ(m.messages_reingested, 10000u);
+  EXPECT_EQ(m.bytes_reingested, BytesOf(0, 10000));
+  EXPECT_EQ(m.retries, 0u);
+  EXPECT_EQ(m.pending_jobs, 0u);
+  EXPECT_EQ(task_->stream_metrics().dropped_live, 0u);  // Fed in batches, never overflowed.
+  EXPECT_TRUE(errors_.empty()) << errors_.front();
+}
+
+TEST_F(ReingestionTaskTest, RetainBackupsKeepsTheFilesOfASuccessfulJob) {
+  ReingestionOptions options;
+  options.retain_backups = true;
+  MakeTask(options);
+  const std::vector<std::string> files = {WriteFile("a", 0, 1000), WriteFile("b", 1000, 1000)};
+  Reingest(1, files);
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 2000);
+  for (const std::string& file : files) EXPECT_TRUE(Exists(file)) << file;
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().files_deleted, 0u);
+}
+
+TEST_F(ReingestionTaskTest, StreamCutOnTheFirstAttemptIsRetriedFromTheFirstFile) {
+  FaultPlan plan;
+  plan.end_stream = {1, false};
+  plan.end_stream_after_messages = 1000;
+  sift_->SetFaults(plan);
+  MakeTask(FastRetries());
+  const std::vector<std::string> files = {WriteFile("a", 0, 3334), WriteFile("b", 3334, 3333),
+                                          WriteFile("c", 6667, 3333)};
+  Reingest(1, files);
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 10000);
+  EXPECT_EQ(task_->metrics().retries, 1u);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().messages_reingested, 10000u);  // The successful attempt's.
+  EXPECT_EQ(task_->stream_metrics().streams_failed, 1u);
+  // Feeding stopped when the stream broke: nothing leaked into a stream of its own.
+  EXPECT_EQ(task_->stream_metrics().streams_started, 2u);
+  const std::vector<int64_t> sent = order_.Get();
+  ASSERT_GE(sent.size(), 10000u);
+  EXPECT_EQ(std::vector<int64_t>(sent.end() - 10000, sent.end()), Range(0, 10000));
+  for (const std::string& file : files) EXPECT_FALSE(Exists(file)) << file;
+}
+
+TEST_F(ReingestionTaskTest, OutageLongerThanSeveralBackoffsEventuallySucceeds) {
+  sift_->RefuseStreamsFor(absl::Milliseconds(400));
+  MakeTask(FastRetries());
+  const std::string file = WriteFile("a", 0, 1000);
+  Reingest(1, {file});
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 1000);
+  EXPECT_GE(task_->metrics().retries, 3u);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().current_backoff, absl::ZeroDuration());
+  EXPECT_FALSE(Exists(file));
+  EXPECT_TRUE(errors_.empty()) << errors_.front();
+}
+
+TEST_F(ReingestionTaskTest, GivingUpAfterMaxAttemptsKeepsTheFilesAndSignalsThem) {
+  FaultPlan plan;
+  plan.fail_at_end = {1, true};  // Every stream.
+  sift_->SetFaults(plan);
+  ReingestionOptions options = FastRetries();
+  options.retry.max_attempts = 3;
+  MakeTask(options);
+  const std::vector<std::string> files = {WriteFile("a", 0, 100), WriteFile("b", 100, 100)};
+  Reingest(9, files);
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 0);
+  EXPECT_EQ(task_->metrics().jobs_failed, 1u);
+  EXPECT_EQ(task_->metrics().jobs_done, 0u);
+  EXPECT_EQ(task_->metrics().retries, 2u);
+  for (const std::string& file : files) EXPECT_TRUE(Exists(file)) << file;
+  EXPECT_EQ(ErrorsMentioning({"checkpoint 9", "gave up after 3", files[0], files[1]}), 1);
+}
+
+TEST_F(ReingestionTaskTest, CorruptMiddleChunkIsSkippedTheRestCommittedAndTheFileKept) {
+  MakeTask({});
+  std::vector<uint64_t> chunks;
+  const std::string damaged = WriteFile("a", 0, 300, 100, &chunks);
+  ASSERT_EQ(chunks.size(), 3u);
+  {
+    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(chunks[1] + 12 + 20));  // Inside chunk 2's frames.
+    file.put('\xff');
+  }
+  const std::string intact = WriteFile("b", 300, 300, 100);
+  Reingest(2, {damaged, intact});
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 500);  // All but the 100 messages of the damaged chunk.
+  std::vector<int64_t> expected = Range(0, 100);
+  for (int64_t i : Range(200, 400)) expected.push_back(i);
+  EXPECT_EQ(order_.Get(), expected);
+  EXPECT_TRUE(Exists(damaged));
+  EXPECT_FALSE(Exists(intact));
+  EXPECT_EQ(task_->metrics().damaged_files, 1u);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().files_deleted, 1u);
+  EXPECT_EQ(ErrorsMentioning({damaged, "corrupt", "bytes skipped"}), 1);
+  EXPECT_EQ(errors_.size(), 1u);
+}
+
+TEST_F(ReingestionTaskTest, MissingFileIsSignalledAndTheOthersAreStillReingested) {
+  MakeTask({});
+  const std::string first = WriteFile("a", 0, 100);
+  const std::string missing = absl::StrCat(dir_, "/gone.pbfs");
+  const std::string last = WriteFile("c", 100, 100);
+  Reingest(3, {first, missing, last});
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 200);
+  EXPECT_EQ(order_.Get(), Range(0, 200));
+  EXPECT_FALSE(Exists(first));
+  EXPECT_FALSE(Exists(last));
+  EXPECT_EQ(task_->metrics().unreadable_files, 1u);
+  EXPECT_EQ(task_->metrics().files_reingested, 2u);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(ErrorsMentioning({missing}), 1);
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_TRUE(absl::IsNotFound(errors_[0])) << errors_[0];
+}
+
+TEST_F(ReingestionTaskTest, TwoQueuedJobsAreReingestedInTheOrderTheyArrived) {
+  MakeTask({});
+  const std::vector<std::string> first = {WriteFile("a", 0, 1000), WriteFile("b", 1000, 1000)};
+  const std::vector<std::string> second = {WriteFile("c", 2000, 1000)};
+  Reingest(1, first);
+  Reingest(2, second);
+  bus_.Deliver();
+  EXPECT_EQ(task_->metrics().pending_jobs, 2u);
+  EXPECT_FALSE(task_->idle());
+  RunJobs(2);
+  EXPECT_EQ(Committed(), 3000);
+  EXPECT_EQ(order_.Get(), Range(0, 3000));
+  EXPECT_EQ(task_->metrics().jobs_done, 2u);
+  EXPECT_EQ(task_->metrics().files_deleted, 3u);
+  EXPECT_EQ(task_->stream_metrics().streams_started, 2u);  // One stream per job.
+}
+
+TEST_F(ReingestionTaskTest, NonRetryableRefusalStopsReingestionAndKeepsEveryFile) {
+  FaultPlan plan;
+  plan.reject_all_code = grpc::StatusCode::PERMISSION_DENIED;
+  sift_->SetFaults(plan);
+  MakeTask(FastRetries());
+  const std::string file = WriteFile("a", 0, 100);
+  Reingest(5, {file});
+  Run([&] { return task_->state() == ReingestionTask::State::kStopped; }, absl::Seconds(5));
+  EXPECT_TRUE(task_->idle());  // What a reactor waiting for re-ingestion to end checks.
+  EXPECT_TRUE(Exists(file));
+  EXPECT_EQ(task_->metrics().jobs_failed, 1u);
+  EXPECT_EQ(task_->metrics().retries, 0u);
+  EXPECT_EQ(ErrorsMentioning({"re-ingestion stopped"}), 1);
+  EXPECT_EQ(ErrorsMentioning({"checkpoint 5", file}), 1);
+  const std::string later = WriteFile("b", 100, 100);
+  Reingest(6, {later});  // Refused at once: nothing could send it.
+  bus_.Deliver();
+  EXPECT_EQ(ErrorsMentioning({"checkpoint 6", "not started", later}), 1);
+  EXPECT_EQ(task_->metrics().jobs_failed, 2u);
+  EXPECT_TRUE(Exists(later));
+}
+
+TEST_F(ReingestionTaskTest, ShutdownFinishesTheJobInProgressAndKeepsQueuedOnes) {
+  MakeTask({});
+  const std::string current = WriteFile("a", 0, 5000);
+  const std::string queued = WriteFile("b", 5000, 100);
+  Reingest(1, {current});
+  Reingest(2, {queued});
+  bus_.Deliver();
+  task_->Step();  // Job 1 starts streaming.
+  ASSERT_EQ(task_->state(), ReingestionTask::State::kStreaming);
+  ControlMessage shutdown;
+  shutdown.kind = ControlKind::kShutdown;
+  bus_.Publish(shutdown);
+  Run([&] { return task_->quiescent(); }, absl::Seconds(8));
+  EXPECT_EQ(Committed(), 5000);
+  EXPECT_FALSE(Exists(current));
+  EXPECT_TRUE(Exists(queued));
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().jobs_abandoned, 1u);
+  EXPECT_EQ(ErrorsMentioning({"checkpoint 2", "shutting down", queued}), 1);
+}
+
+TEST_F(ReingestionTaskTest, ShutdownDuringBackoffAbandonsTheJobAndKeepsItsFiles) {
+  FaultPlan plan;
+  plan.fail_at_end = {1, true};
+  sift_->SetFaults(plan);
+  ReingestionOptions options;
+  options.retry.initial_backoff = absl::Seconds(30);  // Far longer than the test.
+  MakeTask(options);
+  const std::string file = WriteFile("a", 0, 100);
+  Reingest(1, {file});
+  Run([&] { return task_->state() == ReingestionTask::State::kBackoff; }, absl::Seconds(5));
+  task_->Shutdown();
+  Run([&] { return task_->quiescent(); }, absl::Seconds(2));  // The timer was cancelled.
+  EXPECT_TRUE(Exists(file));
+  EXPECT_EQ(task_->metrics().jobs_abandoned, 1u);
+  EXPECT_EQ(ErrorsMentioning({"checkpoint 1", "shut down while waiting", file}), 1);
+}
+
+TEST_F(ReingestionTaskTest, ProductionChannelHelperMakesAWorkingChannel) {
+  ReingestionOptions options;
+  options.api_key = kKey;
+  task_ = std::make_unique<ReingestionTask>(
+      CreateReingestionChannel(sift_->address(), grpc::InsecureChannelCredentials()), &cq_,
+      *poller_, *ring_, bus_, options);
+  task_->Start();
+  const std::string file = WriteFile("a", 0, 100);
+  Reingest(1, {file});
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 100);
+  EXPECT_FALSE(Exists(file));
+}
+
+}  // namespace
+}  // namespace sift_stream::engine

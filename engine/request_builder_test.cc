@@ -1,0 +1,113 @@
+#include "engine/request_builder.h"
+
+#include "gtest/gtest.h"
+
+namespace sift_stream::engine {
+namespace {
+
+using sift::common::type::v1::ChannelDataType;
+namespace types = sift::common::type::v1;
+
+sift::ingestion_configs::v2::FlowConfig Flow() {
+  sift::ingestion_configs::v2::FlowConfig flow;
+  flow.set_name("engine");
+  const std::pair<const char*, ChannelDataType> channels[] = {
+      {"rpm", types::CHANNEL_DATA_TYPE_DOUBLE}, {"gear", types::CHANNEL_DATA_TYPE_INT_32},
+      {"mode", types::CHANNEL_DATA_TYPE_ENUM},  {"ok", types::CHANNEL_DATA_TYPE_BOOL},
+      {"note", types::CHANNEL_DATA_TYPE_STRING}};
+  for (const auto& [name, type] : channels) {
+    auto* c = flow.add_channels();
+    c->set_name(name);
+    c->set_data_type(type);
+  }
+  return flow;
+}
+
+class RequestBuilderTest : public ::testing::Test {
+ protected:
+  RequestBuilder builder_{"cfg-1", "run-7", {Flow()}};
+  sift::ingest::v1::IngestWithConfigDataStreamRequest request_;
+};
+
+TEST_F(RequestBuilderTest, ValidValuesBecomeARequestWithIdsAndTimestamp) {
+  const absl::Time t = absl::FromUnixNanos(1764000000123456789);
+  ASSERT_TRUE(builder_
+                  .Build("engine", t,
+                         {ChannelValue::Double(3000.5), ChannelValue::Int32(3),
+                          ChannelValue::Enum(2), ChannelValue::Bool(true),
+                          ChannelValue::String("cruise")},
+                         &request_)
+                  .ok());
+  EXPECT_EQ(request_.ingestion_config_id(), "cfg-1");
+  EXPECT_EQ(request_.run_id(), "run-7");
+  EXPECT_EQ(request_.flow(), "engine");
+  EXPECT_EQ(request_.timestamp().seconds(), 1764000000);
+  EXPECT_EQ(request_.timestamp().nanos(), 123456789);
+  ASSERT_EQ(request_.channel_values_size(), 5);
+  EXPECT_EQ(request_.channel_values(0).double_(), 3000.5);
+  EXPECT_EQ(request_.channel_values(2).enum_(), 2u);
+  EXPECT_EQ(request_.channel_values(4).string(), "cruise");
+}
+
+TEST_F(RequestBuilderTest, EmptyIsAcceptedForAnyChannel) {
+  EXPECT_TRUE(builder_
+                  .Build("engine", absl::Now(),
+                         {ChannelValue::Empty(), ChannelValue::Empty(), ChannelValue::Empty(),
+                          ChannelValue::Empty(), ChannelValue::Empty()},
+                         &request_)
+                  .ok());
+  EXPECT_TRUE(request_.channel_values(1).has_empty());
+}
+
+TEST_F(RequestBuilderTest, UnknownFlowSaysSo) {
+  absl::Status s = builder_.Build("brakes", absl::Now(), {}, &request_);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("unknown flow 'brakes'"), absl::string_view::npos) << s;
+}
+
+TEST_F(RequestBuilderTest, WrongNumberOfValuesNamesBothCounts) {
+  absl::Status s = builder_.Build("engine", absl::Now(), {ChannelValue::Double(1)}, &request_);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("has 5 channels but 1 values"), absl::string_view::npos) << s;
+}
+
+TEST_F(RequestBuilderTest, WrongTypeNamesTheChannelAndBothTypes) {
+  absl::Status s = builder_.Build(
+      "engine", absl::Now(),
+      {ChannelValue::Double(1), ChannelValue::Int64(3), ChannelValue::Enum(1),
+       ChannelValue::Bool(false), ChannelValue::String("x")},
+      &request_);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("channel 1 'gear' is int32 but the value is int64"),
+            absl::string_view::npos)
+      << s;
+}
+
+TEST_F(RequestBuilderTest, CompleteFillsIdsAndChecksACallerBuiltRequest) {
+  request_.set_flow("engine");
+  request_.mutable_timestamp()->set_seconds(1);
+  request_.add_channel_values()->set_double_(1);
+  request_.add_channel_values()->set_int32(1);
+  request_.add_channel_values()->set_enum_(1);
+  request_.add_channel_values()->set_bool_(true);
+  request_.add_channel_values()->set_string("s");
+  ASSERT_TRUE(builder_.Complete(&request_).ok());
+  EXPECT_EQ(request_.ingestion_config_id(), "cfg-1");
+  EXPECT_EQ(request_.run_id(), "run-7");
+  request_.set_ingestion_config_id("other");
+  EXPECT_TRUE(absl::IsInvalidArgument(builder_.Complete(&request_)));
+}
+
+TEST_F(RequestBuilderTest, TimestampsBeforeTheEpochKeepNanosPositive) {
+  ASSERT_TRUE(builder_
+                  .Build("engine", absl::FromUnixNanos(-1500000000),
+                         {ChannelValue::Empty(), ChannelValue::Empty(), ChannelValue::Empty(),
+                          ChannelValue::Empty(), ChannelValue::Empty()},
+                         &request_)
+                  .ok());
+  EXPECT_EQ(request_.timestamp().seconds(), -2);
+  EXPECT_EQ(request_.timestamp().nanos(), 500000000);
+}
+
+}  // namespace
+}  // namespace sift_stream::engine

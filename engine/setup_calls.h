@@ -1,0 +1,74 @@
+// engine/setup_calls.h — the unary calls a stream makes before it streams, as Sift's own
+// clients make them (../shared/spec/wire.md, "Start-up").
+//
+//   1. ListIngestionConfigs with `client_key == "<key>"`; create the config if absent.
+//   2. ListIngestionConfigFlows; create the declared flows the server lacks. A flow that
+//      exists under the same name with different channels is the user's error: said clearly,
+//      never papered over (the server would reject every message of one of the two).
+//   3. The run, if any: by id (GetRun), or by client_key (ListRuns with a filter; created only
+//      if absent, so that a restarted process keeps streaming into the same run), or new.
+//
+// Each call is retried with the stream's RetryPolicy while the error is one that retrying can
+// fix (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNKNOWN);
+// UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, ALREADY_EXISTS and the rest fail at
+// once with a message naming the call. Blocking: runs on the caller's thread in Build().
+
+#ifndef SIFT_STREAM_ENGINE_SETUP_CALLS_H_
+#define SIFT_STREAM_ENGINE_SETUP_CALLS_H_
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/ingestion_task.h"
+#include "proto/sift/ingestion_configs/v2/ingestion_configs.pb.h"
+#include "proto/sift/runs/v2/runs.pb.h"
+
+namespace sift_stream::engine {
+
+struct IngestionConfigSpec {
+  std::string asset_name;
+  // Identifies the config across processes; required.
+  std::string client_key;
+  std::vector<sift::ingestion_configs::v2::FlowConfig> flows;
+  std::string organization_id;
+};
+
+struct RunSpec {
+  enum class Kind { kNone, kNew, kByClientKey, kById };
+  Kind kind = Kind::kNone;
+  std::string run_id;      // kById
+  std::string name;        // kNew, kByClientKey (used if the run must be created)
+  std::string client_key;  // kByClientKey
+  std::string description;
+  std::vector<std::string> tags;
+};
+
+struct SetupResult {
+  std::string ingestion_config_id;
+  std::string asset_id;
+  std::string run_id;  // Empty without a run.
+  // The flows as the server has them, in the order declared.
+  std::vector<sift::ingestion_configs::v2::FlowConfig> flows;
+  int retries = 0;
+};
+
+struct SetupOptions {
+  std::string api_key;
+  RetryPolicy retry;
+  // Per call.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+absl::StatusOr<SetupResult> RunSetupCalls(const std::shared_ptr<grpc::Channel>& channel,
+                                          const IngestionConfigSpec& config, const RunSpec& run,
+                                          const SetupOptions& options);
+
+}  // namespace sift_stream::engine
+
+#endif  // SIFT_STREAM_ENGINE_SETUP_CALLS_H_

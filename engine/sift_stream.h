@@ -1,0 +1,180 @@
+// engine/sift_stream.h — stream telemetry to Sift without losing a data point.
+//
+// A SiftStream sends every message two ways at once: on a live gRPC stream to Sift, and into
+// O_DIRECT backup files on local disk (PBFS, the format of Sift's own clients). The stream is
+// cut into checkpoints; when Sift acknowledges a checkpoint's stream, that checkpoint's backup
+// files are deleted (or kept, with retain_backups); when it does not — the stream failed, the
+// acknowledgement timed out, or messages had to be dropped from a full live queue — the files
+// are re-ingested on a separate connection, with backoff, until Sift acknowledges them.
+//
+//   engine::IngestionConfigSpec config;
+//   config.asset_name = "rover-7";
+//   config.client_key = "rover-7-telemetry-v1";
+//   config.flows = {ImuFlow(), GpsFlow()};
+//   DiskBackupPolicy backups;
+//   backups.backup_dir = "/var/lib/rover/sift";
+//   auto stream = SiftStreamBuilder()
+//                     .Uri("api.siftstack.com:443").ApiKey(key).Tls(true)
+//                     .IngestionConfig(config)
+//                     .Backups(backups)
+//                     .Build();
+//   if (!stream.ok()) return stream.status();
+//   (*stream)->Send("imu", absl::Now(), {ChannelValue::Double(ax), ChannelValue::Double(ay)});
+//   absl::Status unconfirmed = (*stream)->Finish(absl::Seconds(30));
+//
+// Threads: Send() may be called from any number of threads at once. One reactor thread, owned
+// by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
+// network). Metrics() may be called from any thread.
+//
+// Errors: Send() says InvalidArgument for a message that does not fit its flow (nothing is
+// sent), ResourceExhausted when the backup path cannot take more right now (nothing is
+// taken; the caller may retry), FailedPrecondition after Finish() or once the backup disk has
+// failed. Build() fails with what the set-up calls or the backup directory said.
+
+#ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
+#define SIFT_STREAM_ENGINE_SIFT_STREAM_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "engine/backup_manager.h"
+#include "engine/ingestion_task.h"
+#include "engine/request_builder.h"
+#include "engine/setup_calls.h"
+#include "proto/sift/ingest/v1/ingest.pb.h"
+
+namespace sift_stream {
+
+using engine::ChannelValue;
+using engine::DiskBackupPolicy;
+using engine::IngestionConfigSpec;
+using engine::RetryPolicy;
+using engine::RunSpec;
+
+enum class StreamMode {
+  kLiveWithBackups,  // The default: live stream, backups, re-ingestion.
+  kLiveOnly,         // No backups: a failed checkpoint's messages are lost (and counted).
+  kBackupsOnly,      // Files written and kept, nothing streamed; re-ingest them later.
+};
+
+struct SiftStreamMetrics {
+  uint64_t messages_sent = 0;          // Accepted by Send().
+  uint64_t bytes_sent = 0;             // Serialized bytes accepted by Send().
+  uint64_t messages_refused = 0;       // Send() returned ResourceExhausted.
+  uint64_t messages_written_live = 0;  // Handed to the live gRPC stream.
+  uint64_t messages_acknowledged = 0;  // On live streams Sift acknowledged.
+  uint64_t messages_dropped_live = 0;  // Dropped from the full live queue (kept on disk).
+  uint64_t messages_backed_up = 0;
+  uint64_t bytes_backed_up = 0;
+  uint64_t messages_reingested = 0;    // Acknowledged by Sift on re-ingestion streams.
+  uint64_t checkpoints_ok = 0;
+  uint64_t checkpoints_failed = 0;
+  uint64_t live_streams_failed = 0;
+  uint64_t ack_timeouts = 0;
+  uint64_t retries = 0;
+  absl::Duration current_backoff = absl::ZeroDuration();
+  uint64_t reingest_jobs_done = 0;
+  uint64_t reingest_jobs_failed = 0;
+  uint64_t backup_files_created = 0;
+  uint64_t backup_files_deleted = 0;
+  uint64_t backup_rotations = 0;
+  uint64_t send_queue_depth = 0;
+  uint64_t live_queue_depth = 0;
+  uint64_t errors = 0;  // ErrorSignals raised (see last_error).
+  std::string last_error;
+};
+
+class SiftStream;
+
+class SiftStreamBuilder {
+ public:
+  // "host:port" of Sift's gRPC API.
+  SiftStreamBuilder& Uri(std::string host_port);
+  SiftStreamBuilder& ApiKey(std::string api_key);
+  // Real Sift needs TLS; a loopback test server (testing/fake_sift.h) does not.
+  SiftStreamBuilder& Tls(bool tls);
+  SiftStreamBuilder& IngestionConfig(IngestionConfigSpec config);
+  SiftStreamBuilder& Run(RunSpec run);
+  SiftStreamBuilder& Mode(StreamMode mode);
+  SiftStreamBuilder& Backups(DiskBackupPolicy policy);
+  SiftStreamBuilder& CheckpointInterval(absl::Duration interval);
+  SiftStreamBuilder& AckTimeout(absl::Duration timeout);
+  SiftStreamBuilder& LiveRetry(RetryPolicy retry);
+  SiftStreamBuilder& ReingestRetry(RetryPolicy retry);
+  // Messages waiting for the backup writer (Send fails beyond it) and in the live queue
+  // (the oldest is dropped beyond it); the seed's default is 10,240 for both.
+  SiftStreamBuilder& DataCapacity(size_t messages);
+
+  // Makes the set-up calls (config, flows, run), checks the backup directory, starts the
+  // reactor thread.
+  absl::StatusOr<std::unique_ptr<SiftStream>> Build();
+
+ private:
+  friend class SiftStream;
+  std::string uri_;
+  std::string api_key_;
+  bool tls_ = true;
+  IngestionConfigSpec config_;
+  RunSpec run_;
+  StreamMode mode_ = StreamMode::kLiveWithBackups;
+  DiskBackupPolicy backups_;
+  absl::Duration checkpoint_interval_ = absl::Seconds(60);
+  absl::Duration ack_timeout_ = absl::Seconds(30);
+  RetryPolicy live_retry_;
+  RetryPolicy reingest_retry_;
+  size_t data_capacity_ = 10240;
+};
+
+namespace engine {
+class Reactor;
+}
+
+class SiftStream {
+ public:
+  // Flushes what it can in a few seconds, like Finish(absl::Seconds(5)); whatever Sift did
+  // not confirm stays in the backup files.
+  ~SiftStream();
+
+  absl::Status Send(absl::string_view flow, absl::Time timestamp,
+                    absl::Span<const ChannelValue> values);
+  // A request built by the caller; ingestion_config_id and run_id are filled in when empty.
+  absl::Status Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request);
+
+  // Stops taking messages, streams what is queued, ends the last checkpoint, waits for
+  // re-ingestion — all within `timeout`. OK when Sift acknowledged everything (or, in
+  // backups-only mode, when every file is closed and clean). Otherwise Unavailable naming the
+  // backup files that hold unconfirmed data (they are kept), or DataLoss in live-only mode.
+  // Calling it again returns the first result.
+  absl::Status Finish(absl::Duration timeout);
+
+  SiftStreamMetrics Metrics() const;
+
+  const std::string& ingestion_config_id() const { return setup_.ingestion_config_id; }
+  const std::string& run_id() const { return setup_.run_id; }
+  // Names this stream's backup files: "<stream_id>-<checkpoint>-<file>.pbfs".
+  const std::string& stream_id() const { return stream_id_; }
+
+ private:
+  friend class SiftStreamBuilder;
+  SiftStream(engine::SetupResult setup, std::string stream_id, engine::RequestBuilder builder);
+  absl::Status Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
+
+  engine::SetupResult setup_;
+  std::string stream_id_;
+  engine::RequestBuilder requests_;
+  std::unique_ptr<engine::Reactor> reactor_;
+  std::atomic<uint64_t> sent_messages_{0};
+  std::atomic<uint64_t> sent_bytes_{0};
+  std::atomic<uint64_t> refused_{0};
+};
+
+}  // namespace sift_stream
+
+#endif  // SIFT_STREAM_ENGINE_SIFT_STREAM_H_
