@@ -69,6 +69,11 @@ SiftStreamBuilder& SiftStreamBuilder::DataCapacity(size_t messages) {
   return *this;
 }
 
+SiftStreamBuilder& SiftStreamBuilder::ExistingIngestionConfig(std::string ingestion_config_id) {
+  existing_config_id_ = std::move(ingestion_config_id);
+  return *this;
+}
+
 absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (uri_.empty()) return absl::InvalidArgumentError("no Sift URI: call Uri(\"host:port\")");
   if (api_key_.empty()) return absl::InvalidArgumentError("no API key: call ApiKey(...)");
@@ -83,9 +88,17 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   engine::SetupOptions setup_options;
   setup_options.api_key = api_key_;
   setup_options.retry = live_retry_;
-  absl::StatusOr<engine::SetupResult> setup =
-      engine::RunSetupCalls(channel, config_, run_, setup_options);
-  if (!setup.ok()) return setup.status();
+  // Build() must end: an unreachable Sift is reported, not retried for ever.
+  if (setup_options.retry.max_attempts <= 0) setup_options.retry.max_attempts = 6;
+  absl::StatusOr<engine::SetupResult> setup;
+  if (existing_config_id_.empty()) {
+    setup = engine::RunSetupCalls(channel, config_, run_, setup_options);
+    if (!setup.ok()) return setup.status();
+  } else {
+    setup = engine::SetupResult();
+    setup->ingestion_config_id = existing_config_id_;
+    setup->flows = config_.flows;
+  }
 
   engine::ReactorConfig reactor;
   reactor.mode = mode_;

@@ -111,6 +111,10 @@ class SiftStreamBuilder {
   // Messages waiting for the backup writer (Send fails beyond it) and in the live queue
   // (the oldest is dropped beyond it); the seed's default is 10,240 for both.
   SiftStreamBuilder& DataCapacity(size_t messages);
+  // Skips the set-up calls and streams into this existing ingestion config, whose flows must
+  // be exactly those of IngestionConfig() (for benchmarks and hosts that cannot make the
+  // calls; a mismatch shows up only as invalid data at Sift).
+  SiftStreamBuilder& ExistingIngestionConfig(std::string ingestion_config_id);
 
   // Makes the set-up calls (config, flows, run), checks the backup directory, starts the
   // reactor thread.
@@ -130,6 +134,7 @@ class SiftStreamBuilder {
   RetryPolicy live_retry_;
   RetryPolicy reingest_retry_;
   size_t data_capacity_ = 10240;
+  std::string existing_config_id_;
 };
 
 namespace engine {
