@@ -25,8 +25,9 @@ enum class ControlKind {
   kBackupFull,
   // Backup manager → re-ingestion: stream these files again (their checkpoint failed).
   kReingestBackups,
-  // Ingestion → backup manager: the checkpoint's stream ended and Sift acknowledged it (unless
-  // kCheckpointNeedsReingestion came first): close its files and delete (or retain) them.
+  // Ingestion → backup manager: Sift's verdict on checkpoint k is in. Unless
+  // kCheckpointNeedsReingestion{k} came first, its (already closed) files are deleted or
+  // retained; otherwise they go to re-ingestion.
   kCheckpointComplete,
   // Ingestion → backup manager: the current checkpoint's stream failed or dropped messages;
   // its files must be re-ingested when the checkpoint completes.
