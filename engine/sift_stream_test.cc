@@ -185,6 +185,68 @@ TEST_F(SiftStreamTest, MessagesThatDoNotFitTheirFlowAreRefusedClearly) {
   EXPECT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
 }
 
+TEST_F(SiftStreamTest, RetainedBackupsStayAfterAcknowledgedCheckpoints) {
+  DiskBackupPolicy backups;
+  backups.backup_dir = backup_dir_;
+  backups.retain_backups = true;
+  auto stream = Builder().Backups(backups).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 5000);
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(20)).ok());
+  ExpectNothingLost(5000);
+  EXPECT_GE(CountFiles(backup_dir_), 1);
+}
+
+TEST_F(SiftStreamTest, RotationAndBackupFullEndCheckpointsEarlyAndLoseNothing) {
+  DiskBackupPolicy backups;
+  backups.backup_dir = backup_dir_;
+  backups.max_file_size_bytes = 64 * 1024;  // ~1000 messages a file.
+  backups.max_file_count = 2;
+  auto stream = Builder().Backups(backups).CheckpointInterval(absl::Hours(1)).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 20000);
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  ExpectNothingLost(20000);
+  const SiftStreamMetrics m = (*stream)->Metrics();
+  EXPECT_GE(m.checkpoints_ok + m.checkpoints_failed, 3u);  // Not just the final one.
+  EXPECT_GE(m.backup_rotations, 3u);
+  EXPECT_EQ(CountFiles(backup_dir_), 0);
+}
+
+TEST_F(SiftStreamTest, NonRetryableRefusalKeepsDataOnDiskAndFinishSaysSo) {
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  FaultPlan plan;
+  plan.reject_all_code = grpc::StatusCode::PERMISSION_DENIED;
+  sift_->SetFaults(plan);
+  SendAll(**stream, 1, 2000);
+  absl::Status finished = (*stream)->Finish(absl::Seconds(10));
+  ASSERT_FALSE(finished.ok());
+  EXPECT_NE(finished.message().find(".pbfs"), absl::string_view::npos) << finished;
+  EXPECT_GE((*stream)->Metrics().errors, 1u);
+  EXPECT_GE(CountFiles(backup_dir_), 1);
+}
+
+TEST_F(SiftStreamTest, FullSendQueueRefusesWithResourceExhaustedAndLosesNothingTaken) {
+  auto stream = Builder().DataCapacity(16).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  int64_t accepted = 0, refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    absl::Status s = (*stream)->Send("f", absl::FromUnixMicros(1764000000000000 + i),
+                                     {ChannelValue::Double(i), ChannelValue::Double(i)});
+    if (s.ok()) {
+      ++accepted;
+    } else {
+      ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+      ++refused;
+    }
+  }
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  EXPECT_GT(refused, 0) << "a 16-message queue never filled";
+  EXPECT_EQ((*stream)->Metrics().messages_refused, static_cast<uint64_t>(refused));
+  ExpectNothingLost(accepted);
+}
+
 TEST_F(SiftStreamTest, MissingBackupDirectoryFailsBuildSayingWhatToDo) {
   backup_dir_ += "/missing";
   auto stream = Builder().Build();
