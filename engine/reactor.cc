@@ -155,7 +155,10 @@ void Reactor::MoveMessages() {
 void Reactor::OnControl(const ControlMessage& message) {
   switch (message.kind) {
     case ControlKind::kBackupFull:
-      if (ingestion_ != nullptr && phase_ == Phase::kRunning) ingestion_->EndCheckpoint();
+      // Also while draining: smaller checkpoints mean less to re-ingest if one fails.
+      if (ingestion_ != nullptr && (phase_ == Phase::kRunning || phase_ == Phase::kDraining)) {
+        ingestion_->EndCheckpoint();
+      }
       return;
     case ControlKind::kReingestBackups:
       ++reingest_jobs_;
