@@ -247,6 +247,49 @@ TEST_F(SiftStreamTest, FullSendQueueRefusesWithResourceExhaustedAndLosesNothingT
   ExpectNothingLost(accepted);
 }
 
+TEST_F(SiftStreamTest, CheckpointWhoseFinishFailsIsReingested) {
+  FaultPlan plan;
+  plan.fail_at_end = {1, false};
+  plan.fail_at_end_code = grpc::StatusCode::INTERNAL;
+  sift_->SetFaults(plan);
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 10000);
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  ExpectNothingLost(10000);
+  EXPECT_GE((*stream)->Metrics().checkpoints_failed, 1u);
+  EXPECT_GE((*stream)->Metrics().reingest_jobs_done, 1u);
+}
+
+TEST_F(SiftStreamTest, AcknowledgementThatHangsPastTheTimeoutIsReingested) {
+  FaultPlan plan;
+  plan.hang_at_end = {1, false};
+  plan.hang_at_end_for = absl::Seconds(20);
+  sift_->SetFaults(plan);
+  auto stream = Builder().AckTimeout(absl::Milliseconds(300)).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 5000);
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // Not the server's 20 s hang.
+  ExpectNothingLost(5000);
+  EXPECT_GE((*stream)->Metrics().ack_timeouts, 1u);
+}
+
+TEST_F(SiftStreamTest, SlowServerFillsTheLiveQueueAndDroppedMessagesComeBackFromDisk) {
+  FaultPlan plan;
+  plan.slow_reader_every = 500;
+  plan.slow_reader_sleep = absl::Milliseconds(20);
+  sift_->SetFaults(plan);
+  auto stream = Builder().DataCapacity(1000).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 2, 20000);
+  sift_->SetFaults(FaultPlan());  // Let re-ingestion finish quickly.
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(60)).ok());
+  EXPECT_GT((*stream)->Metrics().messages_dropped_live, 0u);
+  ExpectNothingLost(20000);
+}
+
 TEST_F(SiftStreamTest, MissingBackupDirectoryFailsBuildSayingWhatToDo) {
   backup_dir_ += "/missing";
   auto stream = Builder().Build();
