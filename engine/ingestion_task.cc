@@ -56,6 +56,7 @@ class IngestionTask::Call : public GrpcOperation {
   grpc::ByteBuffer response;
   grpc::Status status;
   uint64_t written = 0;
+  absl::Time started = absl::Now();
   bool read_in_flight = false;
   bool broken = false;  // StartCall or a write failed, or the server ended the stream early.
   bool ack_timed_out = false;
@@ -325,6 +326,7 @@ void IngestionTask::OnFinished() {
   std::unique_ptr<Call> call = std::move(call_);
   CancelAckTimers();
   const bool ok = call->status.ok() && !call->broken && !call->ack_timed_out;
+  metrics_.last_checkpoint_duration = absl::Now() - call->started;
   if (call->ack_timed_out) ++metrics_.ack_timeouts;
   if (ok) {
     metrics_.messages_acknowledged += call->written;

@@ -92,6 +92,7 @@ struct IngestionMetrics {
   uint64_t ack_timeouts = 0;
   uint64_t retries = 0;
   absl::Duration current_backoff = absl::ZeroDuration();
+  // From the start of the last finished stream to Sift's verdict on it.
   absl::Duration last_checkpoint_duration = absl::ZeroDuration();
   size_t live_queue_depth = 0;
 };

@@ -275,6 +275,7 @@ void Reactor::PublishMetrics() {
     m.messages_dropped_live = live.dropped_live;
     m.checkpoints_ok = live.checkpoints_ok;
     m.checkpoints_failed = live.checkpoints_failed;
+    m.last_checkpoint_duration = live.last_checkpoint_duration;
     m.live_streams_failed = live.streams_failed;
     m.ack_timeouts = live.ack_timeouts;
     m.retries = live.retries;

@@ -76,6 +76,7 @@ struct SiftStreamMetrics {
   uint64_t messages_reingested = 0;    // Acknowledged by Sift on re-ingestion streams.
   uint64_t checkpoints_ok = 0;
   uint64_t checkpoints_failed = 0;
+  absl::Duration last_checkpoint_duration = absl::ZeroDuration();
   uint64_t live_streams_failed = 0;
   uint64_t ack_timeouts = 0;
   uint64_t retries = 0;

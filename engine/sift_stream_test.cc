@@ -113,6 +113,9 @@ TEST_F(SiftStreamTest, FourProducersWithoutFaultsLoseNothingAndLeaveNoFiles) {
   const SiftStreamMetrics m = (*stream)->Metrics();
   EXPECT_EQ(m.messages_sent, 40000u);
   EXPECT_EQ(m.messages_backed_up, 40000u);
+  EXPECT_EQ(m.messages_acknowledged, 40000u);
+  EXPECT_GT(m.checkpoints_ok, 0u);
+  EXPECT_GT(m.last_checkpoint_duration, absl::ZeroDuration());
 }
 
 TEST_F(SiftStreamTest, StreamCutMidCheckpointIsReingestedFromDisk) {
