@@ -112,7 +112,7 @@ void IngestionTask::OnCheckpointTimer(io::Completion& completion) {
 
 void IngestionTask::Enqueue(absl::string_view serialized_message) {
   ++metrics_.messages_enqueued;
-  if (state_ == State::kStopped && !shutting_down_) {
+  if (shutting_down_ || state_ == State::kStopped) {
     failed_checkpoints_.insert(current_checkpoint_);  // Disk only from now on.
     return;
   }
@@ -144,6 +144,12 @@ void IngestionTask::Shutdown() {
   Step();
 }
 
+void IngestionTask::Abort() {
+  Shutdown();
+  aborted_ = true;
+  if (call_ != nullptr) call_->context.TryCancel();  // Everything in flight completes, failed.
+}
+
 bool IngestionTask::HasEntriesOf(uint64_t checkpoint) const {
   return !live_.empty() && live_.front().checkpoint <= checkpoint;
 }
@@ -160,6 +166,7 @@ void IngestionTask::Step() {
   switch (state_) {
     case State::kIdle:
       ResolveEmptyCheckpoints();
+      if (aborted_) DropAllEntries();
       if (!live_.empty()) StartStream();
       if (shutting_down_ && call_ == nullptr && next_to_resolve_ == current_checkpoint_) {
         state_ = State::kStopped;
@@ -299,7 +306,7 @@ void IngestionTask::ArmAckTimer(uint64_t stream_serial) {
                   io::Bind<IngestionTask, &IngestionTask::OnAckTimer>(this));
     return;
   }
-  assert(false && "both ack timers busy: streams cannot end that fast");
+  assert(false && "every ack timer busy: streams cannot end that fast");
 }
 
 void IngestionTask::CancelAckTimers() {
@@ -325,7 +332,7 @@ void IngestionTask::OnAckTimer(io::Completion& completion) {
 void IngestionTask::OnFinished() {
   std::unique_ptr<Call> call = std::move(call_);
   CancelAckTimers();
-  const bool ok = call->status.ok() && !call->broken && !call->ack_timed_out;
+  const bool ok = call->status.ok() && !call->broken && !call->ack_timed_out && !aborted_;
   metrics_.last_checkpoint_duration = absl::Now() - call->started;
   if (call->ack_timed_out) ++metrics_.ack_timeouts;
   if (ok) {
@@ -350,6 +357,14 @@ void IngestionTask::OnFinished() {
   if (!ok && !shutting_down_) return EnterBackoff();
   state_ = State::kIdle;
   Step();
+}
+
+// After an abort nothing more goes live: what is queued is on disk and marked for re-ingestion.
+void IngestionTask::DropAllEntries() {
+  while (!live_.empty()) {
+    failed_checkpoints_.insert(live_.front().checkpoint);
+    live_.pop_front();
+  }
 }
 
 void IngestionTask::DropEntriesOf(uint64_t checkpoint) {

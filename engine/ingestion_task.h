@@ -129,6 +129,10 @@ class IngestionTask {
   // Ends the current checkpoint and stops starting streams once its stream has finished.
   void Shutdown();
 
+  // For a deadline that ran out: cancels the stream in flight (its checkpoint then fails and
+  // is resolved as needing re-ingestion) so that quiescent() comes promptly.
+  void Abort();
+
   // Advances the state machine as far as it can without waiting. Call every reactor turn.
   void Step();
 
@@ -164,6 +168,7 @@ class IngestionTask {
   bool HasEntriesOf(uint64_t checkpoint) const;
   void Fail(absl::string_view why);
   void DropEntriesOf(uint64_t checkpoint);
+  void DropAllEntries();
   void ArmAckTimer(uint64_t stream_serial);
   void CancelAckTimers();
   void EnterBackoff();
@@ -184,6 +189,7 @@ class IngestionTask {
   std::unique_ptr<Call> call_;
   bool write_in_flight_ = false;
   bool shutting_down_ = false;
+  bool aborted_ = false;
 
   uint64_t current_checkpoint_ = 1;
   // Checkpoints below this are resolved (CheckpointComplete published).
@@ -193,14 +199,14 @@ class IngestionTask {
 
   absl::Time checkpoint_deadline_;
   io::Completion checkpoint_timer_;
-  // Two, because the previous stream's timer may still be completing its cancellation when
+  // Several, because earlier streams' timers may still be completing their cancellation when
   // the next stream needs one; each remembers the stream it was armed for.
   struct AckTimer {
     io::Completion timer;
     io::Completion cancel;
     uint64_t stream_serial = 0;
   };
-  AckTimer ack_timers_[2];
+  AckTimer ack_timers_[4];
   io::Completion checkpoint_timer_cancel_;
   io::Completion backoff_timer_;
   uint64_t stream_serial_ = 0;

@@ -11,9 +11,7 @@ MessageQueue::MessageQueue(size_t capacity) : slots_(std::max<size_t>(capacity, 
 
 absl::Status MessageQueue::Push(std::string& message) {
   absl::MutexLock lock(&mu_);
-  if (closed_) {
-    return absl::FailedPreconditionError("the stream is finishing: Send() after Finish()");
-  }
+  if (closed_) return close_reason_;
   if (count_ == slots_.size()) {
     ++refused_;
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -41,9 +39,13 @@ size_t MessageQueue::PopBatch(std::vector<std::string>& batch, size_t max) {
   return n;
 }
 
-void MessageQueue::Close() {
+void MessageQueue::Close(absl::Status reason) {
   absl::MutexLock lock(&mu_);
+  if (closed_) return;  // The first reason stands.
   closed_ = true;
+  close_reason_ = reason.ok() ? absl::FailedPreconditionError(
+                                    "the stream is finishing: Send() after Finish()")
+                              : std::move(reason);
 }
 
 size_t MessageQueue::size() const {

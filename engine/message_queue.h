@@ -53,8 +53,9 @@ class MessageQueue {
   // resized to at least n; the strings it held are given to the queue for reuse.
   size_t PopBatch(std::vector<std::string>& batch, size_t max);
 
-  // Refuses further pushes (messages already queued can still be popped).
-  void Close();
+  // Refuses further pushes (messages already queued can still be popped) with `reason`, or
+  // by default with FailedPrecondition saying the stream is finishing.
+  void Close(absl::Status reason = absl::Status());
 
   size_t size() const;
   size_t capacity() const { return slots_.size(); }
@@ -67,6 +68,7 @@ class MessageQueue {
   size_t head_ ABSL_GUARDED_BY(mu_) = 0;  // Oldest message.
   size_t count_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status close_reason_ ABSL_GUARDED_BY(mu_);
   uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

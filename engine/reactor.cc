@@ -2,6 +2,9 @@
 
 #include <dirent.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -94,14 +97,25 @@ absl::Status Reactor::Push(std::string& serialized_message) {
   return pushed;
 }
 
-void Reactor::OnWake(io::Completion&) {}  // The turn that follows moves the messages.
+void Reactor::OnWake(io::Completion&) {}
+
+// The ring itself failed: nothing the kernel still holds (buffers, completions) could be freed
+// safely, and no operation can complete. Stopping the process is the only safe answer; the
+// backup files on disk are intact up to their last completed write.
+void Reactor::Fatal(const absl::Status& status) {
+  std::fprintf(stderr, "sift_stream: the reactor's io_uring failed: %s\n",
+               std::string(status.message()).c_str());
+  std::abort();
+}  // The turn that follows moves the messages.
 
 void Reactor::Loop() {
   while (phase_ != Phase::kStopped) Turn();
   poller_->Shutdown();
   wakeup_->Disarm();
   while (wakeup_->armed() || ring_->in_flight() > 0) {
-    if (!ring_->RunOnce(absl::Milliseconds(100)).ok()) break;
+    if (absl::StatusOr<int> ran = ring_->RunOnce(absl::Milliseconds(100)); !ran.ok()) {
+      Fatal(ran.status());
+    }
   }
   PublishMetrics();
   stopped_.Notify();
@@ -120,14 +134,10 @@ void Reactor::Turn() {
   if (phase_ == Phase::kStopped) return;
   absl::Duration wait = std::min(poller_->NextWait(), absl::Seconds(1));
   const bool backup_ready = backup_ == nullptr || backup_->accepting();
-  if ((batch_next_ < batch_size_ && backup_ready) || bus_.pending() > 0) {
-    wait = absl::ZeroDuration();
-  }
+  const bool more_to_move = batch_next_ < batch_size_ || queue_.size() > 0;
+  if ((more_to_move && backup_ready) || bus_.pending() > 0) wait = absl::ZeroDuration();
   if (phase_ != Phase::kRunning) wait = std::min(wait, absl::Milliseconds(10));
-  if (absl::StatusOr<int> ran = ring_->RunOnce(wait); !ran.ok()) {
-    last_error_ = std::string(ran.status().message());
-    abort_requested_ = true;
-  }
+  if (absl::StatusOr<int> ran = ring_->RunOnce(wait); !ran.ok()) Fatal(ran.status());
 }
 
 void Reactor::MoveMessages() {
@@ -141,22 +151,36 @@ void Reactor::MoveMessages() {
     if (backup_ != nullptr) {
       absl::Status appended = backup_->Append(message);
       if (absl::IsUnavailable(appended)) return;  // Buffers busy: the same message next turn.
-      if (!appended.ok()) {
-        // The disk failed: the message can no longer be protected. It still goes live; the
-        // error was signalled and Send() refuses from now on.
-        ++error_signals_;
-      }
+      if (!appended.ok()) OnBackupFailure(appended);  // Still goes live, unprotected.
     }
     if (ingestion_ != nullptr) ingestion_->Enqueue(message);
     ++batch_next_;
   }
 }
 
+// The disk can no longer protect messages: refuse new ones (Send says why) and remember
+// where the failure fell, so that Finish can tell whether anything went unacknowledged.
+void Reactor::OnBackupFailure(const absl::Status& status) {
+  if (!backup_failure_.ok()) return;
+  backup_failure_ = status;
+  last_error_ = std::string(status.message());
+  ++error_signals_;
+  if (ingestion_ != nullptr) {
+    failed_checkpoints_at_backup_failure_ = ingestion_->metrics().checkpoints_failed;
+  }
+  queue_.Close(absl::FailedPreconditionError(absl::StrCat(
+      "the backup disk failed (", status.message(),
+      "): new messages cannot be protected; fix the disk and start a new stream")));
+}
+
 void Reactor::OnControl(const ControlMessage& message) {
   switch (message.kind) {
     case ControlKind::kBackupFull:
-      // Also while draining: smaller checkpoints mean less to re-ingest if one fails.
-      if (ingestion_ != nullptr && (phase_ == Phase::kRunning || phase_ == Phase::kDraining)) {
+      // Also while draining: smaller checkpoints mean less to re-ingest if one fails. Only
+      // for the checkpoint still open (a timer may have ended it in the same turn).
+      if (ingestion_ != nullptr && !aborting_ &&
+          (phase_ == Phase::kRunning || phase_ == Phase::kDraining) &&
+          message.checkpoint == ingestion_->current_checkpoint()) {
         ingestion_->EndCheckpoint();
       }
       return;
@@ -180,16 +204,27 @@ bool Reactor::TasksQuiescent() const {
          (backup_ == nullptr || backup_->idle()) && bus_.pending() == 0;
 }
 
+// A deadline that ran out: stop taking messages, cancel what is in flight on the network,
+// but still move every accepted message to disk before the tasks stop.
+void Reactor::BeginAbort() {
+  if (aborting_) return;
+  aborting_ = true;
+  queue_.Close();
+  if (ingestion_ != nullptr) ingestion_->Abort();
+  if (reingestion_ != nullptr) reingestion_->Abort();
+}
+
 void Reactor::StepPhase() {
-  const bool abort = abort_requested_.load();
+  if (abort_requested_.load() && phase_ != Phase::kStopped) BeginAbort();
   switch (phase_) {
     case Phase::kRunning:
-      if (!finish_requested_.load()) return;
+      if (!finish_requested_.load() && !aborting_) return;
       queue_.Close();
       phase_ = Phase::kDraining;
       [[fallthrough]];
     case Phase::kDraining:
-      if (!abort && (queue_.size() > 0 || batch_next_ < batch_size_)) return;
+      // Even when aborting: every message Send() accepted reaches the backup first.
+      if (queue_.size() > 0 || batch_next_ < batch_size_) return;
       if (ingestion_ != nullptr) {
         ingestion_->Shutdown();  // Ends the last checkpoint (and the backup's, with it).
       } else if (backup_ != nullptr) {
@@ -198,13 +233,13 @@ void Reactor::StepPhase() {
       phase_ = Phase::kEndingLive;
       [[fallthrough]];
     case Phase::kEndingLive:
-      if (!abort && ingestion_ != nullptr && !ingestion_->quiescent()) return;
+      if (ingestion_ != nullptr && !ingestion_->quiescent()) return;
       phase_ = Phase::kReingesting;
       [[fallthrough]];
     case Phase::kReingesting: {
       const bool reingest_done = reingestion_ == nullptr || reingestion_->idle();
       const bool backup_done = backup_ == nullptr || backup_->idle();
-      if (!abort && (!reingest_done || !backup_done || bus_.pending() > 0)) return;
+      if (!aborting_ && (!reingest_done || !backup_done || bus_.pending() > 0)) return;
       ControlMessage shutdown;
       shutdown.kind = ControlKind::kShutdown;
       bus_.Publish(std::move(shutdown));
@@ -222,25 +257,39 @@ void Reactor::StepPhase() {
 }
 
 absl::Status Reactor::Verdict() {
+  const IngestionMetrics* live = ingestion_ != nullptr ? &ingestion_->metrics() : nullptr;
+  if (!backup_failure_.ok()) {
+    const bool unacknowledged =
+        live == nullptr || live->checkpoints_failed > failed_checkpoints_at_backup_failure_;
+    if (unacknowledged) {
+      return absl::DataLossError(absl::StrCat(
+          "the backup disk failed (", backup_failure_.message(), ") and ",
+          live == nullptr ? "nothing was streamed"
+                          : "checkpoints failed on the live stream after it",
+          ": messages sent since may be lost"));
+    }
+  }
   if (config_.mode == StreamMode::kBackupsOnly) return absl::OkStatus();
-  const IngestionMetrics& live = ingestion_->metrics();
   if (config_.mode == StreamMode::kLiveOnly) {
-    if (live.checkpoints_failed == 0) return absl::OkStatus();
+    if (live->checkpoints_failed == 0) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(
-        live.checkpoints_failed, " checkpoint(s) were not acknowledged by Sift and live-only "
+        live->checkpoints_failed, " checkpoint(s) were not acknowledged by Sift and live-only "
         "mode keeps no backups: their messages may be lost"));
   }
   std::vector<std::string> unconfirmed;
+  const ReingestionMetrics& re = reingestion_->metrics();
+  const bool all_reingested = re.jobs_done >= reingest_jobs_ && re.damaged_files == 0 &&
+                              re.unreadable_files == 0 && re.jobs_failed == 0;
   if (!config_.backups.retain_backups) {
     unconfirmed = FilesOfStream(config_.backups.backup_dir, config_.stream_id);
-  } else if (reingestion_->metrics().jobs_done < reingest_jobs_) {
-    unconfirmed = reingest_files_;  // Retained files do not say which jobs succeeded.
+  } else if (aborting_ || !all_reingested) {
+    // Retained files do not say which of them Sift confirmed: name them all.
+    unconfirmed = FilesOfStream(config_.backups.backup_dir, config_.stream_id);
   }
   if (unconfirmed.empty()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
-      unconfirmed.size(), " backup file(s) hold data Sift has not confirmed; they are kept "
-      "for re-ingestion (tools/pbfs reingest, or a new stream on the same backup_dir): ",
-      absl::StrJoin(unconfirmed, ", ")));
+      unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept "
+      "for re-ingestion: ", absl::StrJoin(unconfirmed, ", ")));
 }
 
 absl::Status Reactor::Finish(absl::Duration timeout) {

@@ -82,8 +82,11 @@ class Reactor {
   void Turn();
   void MoveMessages();
   void StepPhase();
+  void BeginAbort();
+  void OnBackupFailure(const absl::Status& status);
   void OnControl(const ControlMessage& message);
   void OnWake(io::Completion& completion);
+  [[noreturn]] static void Fatal(const absl::Status& status);
   bool TasksQuiescent() const;
   void PublishMetrics();
   absl::Status Verdict();
@@ -108,6 +111,9 @@ class Reactor {
   uint64_t reingest_jobs_ = 0;
   uint64_t error_signals_ = 0;
   std::string last_error_;
+  bool aborting_ = false;           // The deadline ran out: cancel, keep everything on disk.
+  absl::Status backup_failure_;     // The backup disk's first error; Send refuses after it.
+  uint64_t failed_checkpoints_at_backup_failure_ = 0;
 
   std::thread thread_;
   std::atomic<bool> finish_requested_{false};

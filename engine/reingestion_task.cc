@@ -94,6 +94,12 @@ void ReingestionTask::Shutdown() {
   Step();
 }
 
+void ReingestionTask::Abort() {
+  Shutdown();
+  stream_->Abort();
+  Step();
+}
+
 bool ReingestionTask::quiescent() const {
   return state_ == State::kStopped && stream_->quiescent() && !unlink_.in_flight() &&
          !backoff_timer_.in_flight() && !backoff_cancel_.in_flight();

@@ -153,6 +153,9 @@ class ReingestionTask {
 
   // As if kShutdown had been delivered; see the file comment.
   void Shutdown();
+  // Shutdown, and cancel the private stream in flight: for a deadline that ran out. The job
+  // in progress is abandoned (its files stay).
+  void Abort();
 
   State state() const { return state_; }
   // No job in progress or queued: every job delivered so far has ended (done, failed or

@@ -22,14 +22,16 @@
 //   (*stream)->Send("imu", absl::Now(), {ChannelValue::Double(ax), ChannelValue::Double(ay)});
 //   absl::Status unconfirmed = (*stream)->Finish(absl::Seconds(30));
 //
-// Threads: Send() may be called from any number of threads at once. One reactor thread, owned
+// Threads: Send() may be called from any number of threads at once; every call must have
+// returned before the stream is destroyed. One reactor thread, owned
 // by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
 // network). Metrics() may be called from any thread.
 //
 // Errors: Send() says InvalidArgument for a message that does not fit its flow (nothing is
 // sent), ResourceExhausted when the backup path cannot take more right now (nothing is
 // taken; the caller may retry), FailedPrecondition after Finish() or once the backup disk has
-// failed. Build() fails with what the set-up calls or the backup directory said.
+// failed (saying why). Finish() says DataLoss if the backup disk failed and a checkpoint
+// after the failure was not acknowledged. Build() fails with what the set-up calls or the backup directory said.
 
 #ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
 #define SIFT_STREAM_ENGINE_SIFT_STREAM_H_
