@@ -5,6 +5,9 @@
 #include "engine/sift_stream.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/mount.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -327,6 +330,41 @@ TEST_F(SiftStreamTest, FinishDeadlineWithAHangingServerKeepsEveryMessageOnDisk) 
   EXPECT_FALSE(finished.ok());
   EXPECT_EQ(sift_->Stats().ingest.committed_messages, 0);
   EXPECT_EQ(MessagesOnDisk(backup_dir_), 20000);
+}
+
+TEST_F(SiftStreamTest, FullBackupDiskStopsSendAndFinishNeverClaimsWhatItCannotProve) {
+  const std::string small = backup_dir_ + "/small";
+  mkdir(small.c_str(), 0700);
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=512k") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here: " << strerror(errno);
+  }
+  DiskBackupPolicy backups;
+  backups.backup_dir = small;
+  backups.retain_backups = true;  // Fill the disk for sure.
+  auto stream = Builder().Backups(backups).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  int accepted = 0;
+  absl::Status refused;
+  for (int i = 0; i < 100000 && refused.ok(); ++i) {
+    absl::Status s = (*stream)->Send("f", absl::FromUnixMicros(1764000000000000 + i),
+                                     {ChannelValue::Double(i), ChannelValue::Double(i)});
+    if (s.ok()) {
+      ++accepted;
+    } else if (!absl::IsResourceExhausted(s)) {
+      refused = s;
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "100k messages fit in 512 KiB?";
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_NE(refused.message().find("backup disk failed"), absl::string_view::npos) << refused;
+  absl::Status finished = (*stream)->Finish(absl::Seconds(30));
+  if (finished.ok()) {
+    ExpectNothingLost(accepted);  // Everything was acknowledged live.
+  } else {
+    EXPECT_TRUE(absl::IsDataLoss(finished)) << finished;
+  }
+  stream->reset();
+  umount2(small.c_str(), MNT_DETACH);
 }
 
 TEST_F(SiftStreamTest, MissingBackupDirectoryFailsBuildSayingWhatToDo) {
