@@ -6,40 +6,18 @@
 #include <map>
 #include <vector>
 
+#include "engine/task_test_fixture.h"
 #include "gtest/gtest.h"
-#include "proto/sift/ingest/v1/ingest.pb.h"
-#include "proto/sift/ingestion_configs/v2/ingestion_configs.pb.h"
-#include "testing/fake_sift.h"
 
 namespace sift_stream::engine {
 namespace {
 
-using sift_stream::testing::FakeSift;
-using sift_stream::testing::FakeSiftOptions;
 using sift_stream::testing::FaultPlan;
 
-constexpr char kKey[] = "ingestion-task-test";
-
-class IngestionTaskTest : public ::testing::Test {
+class IngestionTaskTest : public TaskTest {
  protected:
   void SetUp() override {
-    FakeSiftOptions options;
-    options.api_keys = {kKey};
-    auto sift = FakeSift::Start(options);
-    ASSERT_TRUE(sift.ok()) << sift.status();
-    sift_ = std::move(sift).value();
-    sift::ingestion_configs::v2::CreateIngestionConfigRequest create;
-    create.set_asset_name("rig");
-    auto* flow = create.add_flows();
-    flow->set_name("f");
-    auto* channel = flow->add_channels();
-    channel->set_name("v");
-    channel->set_data_type(sift::common::type::v1::CHANNEL_DATA_TYPE_DOUBLE);
-    auto config = sift_->registry().CreateIngestionConfig(create);
-    ASSERT_TRUE(config.ok()) << config.status();
-    config_id_ = config->ingestion_config_id();
-    ring_ = std::move(io::Ring::Create(64)).value();
-    poller_ = std::make_unique<CompletionQueuePoller>(&cq_);
+    TaskTest::SetUp();
     bus_.Subscribe([this](const ControlMessage& m) {
       events_.push_back(std::string(ControlKindName(m.kind)) + ":" +
                         std::to_string(m.checkpoint));
@@ -63,44 +41,19 @@ class IngestionTaskTest : public ::testing::Test {
     task_->Start();
   }
 
-  std::string Message(int64_t i) const {
-    sift::ingest::v1::IngestWithConfigDataStreamRequest request;
-    request.set_ingestion_config_id(config_id_);
-    request.set_flow("f");
-    request.mutable_timestamp()->set_seconds(i / 1000000);
-    request.mutable_timestamp()->set_nanos(static_cast<int32_t>(i % 1000000) * 1000);
-    request.add_channel_values()->set_double_(static_cast<double>(i));
-    return request.SerializeAsString();
-  }
-
   void Enqueue(int64_t first, int64_t count) {
     for (int64_t i = first; i < first + count; ++i) task_->Enqueue(Message(i));
   }
 
-  // One reactor loop, as the engine runs it, until `done` or `timeout`.
   template <typename Done>
   void Run(Done done, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!done() && absl::Now() < deadline) {
-      poller_->Poll();
-      bus_.Deliver();
-      task_->Step();
-      ASSERT_TRUE(ring_->RunOnce(std::min(poller_->NextWait(), absl::Milliseconds(5))).ok());
-    }
-    bus_.Deliver();
-    ASSERT_TRUE(done()) << "timed out in state " << IngestionStateName(task_->state());
+    RunLoop(*task_, done, timeout, [&] { return IngestionStateName(task_->state()); });
   }
 
   bool Has(const std::string& event) const {
     return std::find(events_.begin(), events_.end(), event) != events_.end();
   }
 
-  std::unique_ptr<FakeSift> sift_;
-  std::string config_id_;
-  std::unique_ptr<io::Ring> ring_;
-  grpc::CompletionQueue cq_;
-  std::unique_ptr<CompletionQueuePoller> poller_;
-  ControlBus bus_;
   std::unique_ptr<IngestionTask> task_;
   std::vector<std::string> events_;
   std::vector<uint64_t> boundaries_;

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/task_test_fixture.h"
 #include "gtest/gtest.h"
 #include "io/pbfs_encoder.h"
 #include "proto/sift/ingest/v1/ingest.pb.h"
@@ -24,11 +25,8 @@ namespace sift_stream::engine {
 namespace {
 
 using sift::ingest::v1::IngestWithConfigDataStreamRequest;
-using sift_stream::testing::FakeSift;
-using sift_stream::testing::FakeSiftOptions;
 using sift_stream::testing::FaultPlan;
 
-constexpr char kKey[] = "reingestion-task-test";
 
 // Message i carries i in its timestamp (microseconds), so the wire order can be read back.
 int64_t IndexOf(const IngestWithConfigDataStreamRequest& request) {
@@ -96,29 +94,13 @@ class RecordingInterceptorFactory
   SendOrder* const order_;
 };
 
-class ReingestionTaskTest : public ::testing::Test {
+class ReingestionTaskTest : public TaskTest {
  protected:
   void SetUp() override {
-    FakeSiftOptions options;
-    options.api_keys = {kKey};
-    auto sift = FakeSift::Start(options);
-    ASSERT_TRUE(sift.ok()) << sift.status();
-    sift_ = std::move(sift).value();
-    sift::ingestion_configs::v2::CreateIngestionConfigRequest create;
-    create.set_asset_name("rig");
-    auto* flow = create.add_flows();
-    flow->set_name("f");
-    auto* channel = flow->add_channels();
-    channel->set_name("v");
-    channel->set_data_type(sift::common::type::v1::CHANNEL_DATA_TYPE_DOUBLE);
-    auto config = sift_->registry().CreateIngestionConfig(create);
-    ASSERT_TRUE(config.ok()) << config.status();
-    config_id_ = config->ingestion_config_id();
+    TaskTest::SetUp();
     dir_ = absl::StrCat(::testing::TempDir(), "/",
                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_EQ(mkdir(dir_.c_str(), 0700), 0) << dir_;
-    ring_ = std::move(io::Ring::Create(64)).value();
-    poller_ = std::make_unique<CompletionQueuePoller>(&cq_);
     bus_.Subscribe([this](const ControlMessage& m) {
       if (m.kind == ControlKind::kErrorSignal) errors_.push_back(m.error);
     });
@@ -152,16 +134,6 @@ class ReingestionTaskTest : public ::testing::Test {
     options.retry.initial_backoff = absl::Milliseconds(20);
     options.retry.max_backoff = absl::Milliseconds(60);
     return options;
-  }
-
-  std::string Message(int64_t i) const {
-    IngestWithConfigDataStreamRequest request;
-    request.set_ingestion_config_id(config_id_);
-    request.set_flow("f");
-    request.mutable_timestamp()->set_seconds(i / 1000000);
-    request.mutable_timestamp()->set_nanos(static_cast<int32_t>(i % 1000000) * 1000);
-    request.add_channel_values()->set_double_(static_cast<double>(i));
-    return request.SerializeAsString();
   }
 
   // Writes messages [first, first + count) as a PBFS file of `per_chunk`-message chunks, as
@@ -204,15 +176,7 @@ class ReingestionTaskTest : public ::testing::Test {
   // One reactor loop, as the engine runs it, until `done` or `timeout`.
   template <typename Done>
   void Run(Done done, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!done() && absl::Now() < deadline) {
-      poller_->Poll();
-      bus_.Deliver();
-      task_->Step();
-      ASSERT_TRUE(ring_->RunOnce(std::min(poller_->NextWait(), absl::Milliseconds(5))).ok());
-    }
-    bus_.Deliver();
-    ASSERT_TRUE(done()) << "timed out in state " << ReingestionStateName(task_->state());
+    RunLoop(*task_, done, timeout, [&] { return ReingestionStateName(task_->state()); });
   }
 
   // Until `jobs` jobs have ended one way or another and the task waits for more.
@@ -241,13 +205,7 @@ class ReingestionTaskTest : public ::testing::Test {
 
   int64_t Committed() const { return sift_->Stats().ingest.committed_messages; }
 
-  std::unique_ptr<FakeSift> sift_;
-  std::string config_id_;
   std::string dir_;
-  std::unique_ptr<io::Ring> ring_;
-  grpc::CompletionQueue cq_;
-  std::unique_ptr<CompletionQueuePoller> poller_;
-  ControlBus bus_;
   SendOrder order_;
   std::unique_ptr<ReingestionTask> task_;
   std::vector<absl::Status> errors_;
