@@ -57,6 +57,7 @@ class IngestionTask::Call : public GrpcOperation {
   grpc::Status status;
   uint64_t written = 0;
   absl::Time started = absl::Now();
+  absl::Time last_progress = started;  // Last completion of any operation on the stream.
   bool read_in_flight = false;
   bool broken = false;  // StartCall or a write failed, or the server ended the stream early.
   bool ack_timed_out = false;
@@ -204,6 +205,7 @@ void IngestionTask::StartStream() {
   call_->stream = stub_.PrepareCall(&call_->context, options_.method, cq_);
   ++metrics_.streams_started;
   state_ = State::kStarting;
+  ArmAckTimer(call_->serial);  // The watchdog: see OnAckTimer.
   poller_.Started(*call_, GrpcOperation::Expect::kSoon);
   call_->stream->StartCall(call_->tag());
 }
@@ -236,6 +238,7 @@ void IngestionTask::WriteOrClose() {
 
 void IngestionTask::OnCallEvent(bool ok) {
   Call& call = *call_;
+  call.last_progress = absl::Now();
   switch (state_) {
     case State::kStarting:
       if (!ok) return Break();
@@ -266,6 +269,7 @@ void IngestionTask::OnCallEvent(bool ok) {
 
 void IngestionTask::OnReadEvent(bool) {
   Call& call = *call_;
+  call.last_progress = absl::Now();
   call.read_in_flight = false;
   // The server answers only after WritesDone (whose completion may be dispatched after this
   // one); an answer before it means the server ended the stream. Either way Finish says how.
@@ -317,15 +321,26 @@ void IngestionTask::CancelAckTimers() {
   }
 }
 
+// One timer per stream, from its start: a watchdog. Whenever the stream waits on Sift — a
+// start, a write (HTTP/2 flow control stalls writes when Sift stops reading), WritesDone, the
+// acknowledgement — and nothing has completed for ack_timeout, the stream is cancelled and its
+// checkpoint goes to re-ingestion. An open stream with nothing to send is not waiting.
 void IngestionTask::OnAckTimer(io::Completion& completion) {
   for (AckTimer& t : ack_timers_) {
     if (&completion != &t.timer || completion.result < 0) continue;  // Cancel op, or cancelled.
-    // A timer only acts on the stream it was armed for.
-    if (call_ != nullptr && call_->serial == t.stream_serial && state_ == State::kAwaitingAck &&
-        (call_->read_in_flight || write_in_flight_)) {
+    if (call_ == nullptr || call_->serial != t.stream_serial) return;  // Its stream is gone.
+    const bool waiting = write_in_flight_ || state_ == State::kStarting ||
+                         state_ == State::kWritesDone ||
+                         (state_ == State::kAwaitingAck && call_->read_in_flight);
+    const absl::Duration quiet = absl::Now() - call_->last_progress;
+    if (waiting && quiet >= options_.ack_timeout) {
       call_->ack_timed_out = true;
       call_->context.TryCancel();  // What is in flight completes with ok == false.
+      return;
     }
+    const absl::Duration next = waiting ? options_.ack_timeout - quiet : options_.ack_timeout;
+    ring_.Timeout(t.timer, next, io::Bind<IngestionTask, &IngestionTask::OnAckTimer>(this));
+    return;
   }
 }
 

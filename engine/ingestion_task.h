@@ -69,7 +69,9 @@ struct IngestionOptions {
   std::string method = "/sift.ingest.v1.IngestService/IngestWithConfigDataStream";
   std::string api_key;
   absl::Duration checkpoint_interval = absl::Seconds(60);
-  // How long Sift may take to acknowledge a checkpoint's stream after WritesDone.
+  // How long a stream may wait on Sift with nothing completing — a write stalled by flow
+  // control, the acknowledgement after WritesDone — before it is cancelled and its checkpoint
+  // re-ingested.
   absl::Duration ack_timeout = absl::Seconds(30);
   size_t live_capacity = 10240;
   RetryPolicy retry;
@@ -89,7 +91,7 @@ struct IngestionMetrics {
   uint64_t streams_failed = 0;
   uint64_t checkpoints_ok = 0;
   uint64_t checkpoints_failed = 0;
-  uint64_t ack_timeouts = 0;
+  uint64_t ack_timeouts = 0;  // Streams cancelled for waiting ack_timeout on Sift.
   uint64_t retries = 0;
   absl::Duration current_backoff = absl::ZeroDuration();
   // From the start of the last finished stream to Sift's verdict on it.

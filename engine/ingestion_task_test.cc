@@ -114,6 +114,40 @@ TEST_F(IngestionTaskTest, AckThatHangsPastTheTimeoutFailsTheCheckpoint) {
   EXPECT_EQ(task_->metrics().ack_timeouts, 1u);
 }
 
+TEST_F(IngestionTaskTest, StreamWhoseWritesStallIsCancelledBeforeItsCheckpointEnds) {
+  FaultPlan plan;
+  plan.slow_reader_every = 1;  // Sift reads one message, then stops reading for 30 s.
+  plan.slow_reader_sleep = absl::Seconds(30);
+  sift_->SetFaults(plan);
+  IngestionOptions options;
+  options.ack_timeout = absl::Milliseconds(300);
+  options.live_capacity = 1000000;
+  MakeTask(options);
+  Enqueue(0, 100000);  // Megabytes: far more than HTTP/2 lets through unread.
+  const absl::Time start = absl::Now();
+  Run([&] { return Has("CheckpointComplete:1"); }, absl::Seconds(10));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(Has("CheckpointNeedsReingestion:1"));
+  EXPECT_EQ(task_->metrics().ack_timeouts, 1u);
+  sift_->SetFaults(FaultPlan());
+}
+
+TEST_F(IngestionTaskTest, IdleOpenStreamIsNotCancelled) {
+  IngestionOptions options;
+  options.ack_timeout = absl::Milliseconds(100);
+  MakeTask(options);
+  Enqueue(0, 10);
+  Run([&] { return task_->metrics().messages_written == 10; }, absl::Seconds(5));
+  const absl::Time until = absl::Now() + absl::Milliseconds(500);  // 5 watchdog periods idle.
+  Run([&] { return absl::Now() > until; }, absl::Seconds(5));
+  EXPECT_EQ(task_->metrics().ack_timeouts, 0u);
+  EXPECT_EQ(task_->state(), IngestionTask::State::kStreaming);
+  task_->EndCheckpoint();
+  Run([&] { return Has("CheckpointComplete:1"); }, absl::Seconds(5));
+  EXPECT_FALSE(Has("CheckpointNeedsReingestion:1"));
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, 10);
+}
+
 TEST_F(IngestionTaskTest, FullLiveQueueDropsTheOldestAndMarksTheirCheckpoint) {
   IngestionOptions options;
   options.live_capacity = 100;
