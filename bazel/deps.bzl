@@ -20,6 +20,26 @@ _system_repo = repository_rule(
     local = True,
 )
 
+def _wkt_repo_impl(ctx):
+    # Only the .proto files: a repository over all of /usr/include would put every system
+    # header on an include path of its own, which Bazel's header check rejects when actions
+    # run unsandboxed (--spawn_strategy=local).
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    source = ctx.path(ctx.attr.path)
+    for entry in source.readdir():
+        if entry.basename.endswith(".proto"):
+            ctx.symlink(entry, "google/protobuf/" + entry.basename)
+    ctx.symlink(ctx.attr.build_file, "BUILD.bazel")
+
+_wkt_repo = repository_rule(
+    implementation = _wkt_repo_impl,
+    attrs = {
+        "path": attr.string(mandatory = True),
+        "build_file": attr.label(allow_single_file = True),
+    },
+    local = True,
+)
+
 def _tp(path):
     return Label("//third_party:" + path)
 
@@ -91,11 +111,11 @@ def sift_stream_deps(skip = []):
         path = "/usr/share/bazel/rules/java",
     )
 
-    # The well-known .proto files ship with libprotobuf-dev in /usr/include.
+    # The well-known .proto files ship with libprotobuf-dev in /usr/include/google/protobuf.
     _maybe(
-        native.new_local_repository,
+        _wkt_repo,
         "com_google_protobuf_wkt",
         skip,
-        path = "/usr/include",
-        build_file = str(_tp("com_google_protobuf/BUILD.wkt")),
+        path = "/usr/include/google/protobuf",
+        build_file = _tp("com_google_protobuf/BUILD.wkt"),
     )
