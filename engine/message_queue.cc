@@ -10,7 +10,7 @@ namespace sift_stream::engine {
 MessageQueue::MessageQueue(size_t capacity) : slots_(std::max<size_t>(capacity, 1)) {}
 
 absl::Status MessageQueue::Push(std::string& message) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return close_reason_;
   if (count_ == slots_.size()) {
     ++refused_;
@@ -27,7 +27,7 @@ absl::Status MessageQueue::Push(std::string& message) {
 }
 
 size_t MessageQueue::PopBatch(std::vector<std::string>& batch, size_t max) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const size_t n = std::min(max, count_);
   if (batch.size() < n) batch.resize(n);
   for (size_t i = 0; i < n; ++i) {
@@ -40,7 +40,7 @@ size_t MessageQueue::PopBatch(std::vector<std::string>& batch, size_t max) {
 }
 
 void MessageQueue::Close(absl::Status reason) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;  // The first reason stands.
   closed_ = true;
   close_reason_ = reason.ok() ? absl::FailedPreconditionError(
@@ -49,12 +49,12 @@ void MessageQueue::Close(absl::Status reason) {
 }
 
 size_t MessageQueue::size() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return count_;
 }
 
 uint64_t MessageQueue::refused() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return refused_;
 }
 

@@ -30,9 +30,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
+#include <mutex>
+
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 
 namespace sift_stream::engine {
 
@@ -63,13 +63,16 @@ class MessageQueue {
   uint64_t refused() const;
 
  private:
-  mutable absl::Mutex mu_;
-  std::vector<std::string> slots_ ABSL_GUARDED_BY(mu_);
-  size_t head_ ABSL_GUARDED_BY(mu_) = 0;  // Oldest message.
-  size_t count_ ABSL_GUARDED_BY(mu_) = 0;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status close_reason_ ABSL_GUARDED_BY(mu_);
-  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer intercepts pthread mutexes, while
+  // Debian's Abseil is not instrumented, so TSan could not see absl::Mutex hand-offs.
+  mutable std::mutex mu_;
+  // All guarded by mu_.
+  std::vector<std::string> slots_;
+  size_t head_ = 0;  // Oldest message.
+  size_t count_ = 0;
+  bool closed_ = false;
+  absl::Status close_reason_;
+  uint64_t refused_ = 0;
 };
 
 }  // namespace sift_stream::engine

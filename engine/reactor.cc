@@ -118,7 +118,11 @@ void Reactor::Loop() {
     }
   }
   PublishMetrics();
-  stopped_.Notify();
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopped_ = true;
+  }
+  stop_cv_.notify_all();
 }
 
 void Reactor::Turn() {
@@ -293,14 +297,18 @@ absl::Status Reactor::Verdict() {
 }
 
 absl::Status Reactor::Finish(absl::Duration timeout) {
-  absl::MutexLock lock(&finish_mu_);
+  std::lock_guard<std::mutex> finish_lock(finish_mu_);
   if (finished_) return finish_result_;
   finish_requested_ = true;
   wakeup_->Notify();
-  if (!stopped_.WaitForNotificationWithTimeout(timeout)) {
-    abort_requested_ = true;
-    wakeup_->Notify();
-    stopped_.WaitForNotification();  // Bounded by the tasks' own timeouts.
+  {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    if (!stop_cv_.wait_for(lock, absl::ToChronoMicroseconds(timeout), [&] { return stopped_; })) {
+      abort_requested_ = true;
+      wakeup_->Notify();
+      // The abort cancels the streams and moves what is queued to disk: bounded.
+      stop_cv_.wait(lock, [&] { return stopped_; });
+    }
   }
   thread_.join();
   finished_ = true;
@@ -315,7 +323,7 @@ absl::Status Reactor::Finish(absl::Duration timeout) {
 
 void Reactor::PublishMetrics() {
   metrics_published_ = absl::Now();
-  absl::MutexLock lock(&metrics_mu_);
+  std::lock_guard<std::mutex> lock(metrics_mu_);
   SiftStreamMetrics& m = metrics_;
   if (ingestion_ != nullptr) {
     const IngestionMetrics& live = ingestion_->metrics();
@@ -351,7 +359,7 @@ void Reactor::PublishMetrics() {
 }
 
 SiftStreamMetrics Reactor::Metrics() const {
-  absl::MutexLock lock(&metrics_mu_);
+  std::lock_guard<std::mutex> lock(metrics_mu_);
   return metrics_;
 }
 

@@ -18,6 +18,8 @@
 #include <grpcpp/channel.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,8 +27,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "engine/backup_manager.h"
 #include "engine/completion_queue_poller.h"
 #include "engine/control_message.h"
@@ -118,16 +118,20 @@ class Reactor {
   std::thread thread_;
   std::atomic<bool> finish_requested_{false};
   std::atomic<bool> abort_requested_{false};
-  absl::Notification stopped_;
-  absl::Status verdict_;  // Written by the reactor before stopped_ is notified.
+  // Standard-library locks throughout: ThreadSanitizer sees pthread locks, not Debian's
+  // uninstrumented Abseil.
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;  // Guarded by stop_mu_.
+  absl::Status verdict_;  // Written by the reactor before stopped_ is set.
 
-  mutable absl::Mutex metrics_mu_;
-  SiftStreamMetrics metrics_ ABSL_GUARDED_BY(metrics_mu_);
+  mutable std::mutex metrics_mu_;
+  SiftStreamMetrics metrics_;  // Guarded by metrics_mu_.
   absl::Time metrics_published_ = absl::InfinitePast();
 
-  absl::Mutex finish_mu_;
-  bool finished_ ABSL_GUARDED_BY(finish_mu_) = false;
-  absl::Status finish_result_ ABSL_GUARDED_BY(finish_mu_);
+  std::mutex finish_mu_;
+  bool finished_ = false;  // Guarded by finish_mu_.
+  absl::Status finish_result_;  // Guarded by finish_mu_.
 };
 
 }  // namespace sift_stream::engine

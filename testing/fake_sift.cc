@@ -69,7 +69,7 @@ FakeSift::FakeSift(FakeSiftOptions options)
 
 absl::StatusOr<std::unique_ptr<FakeSift>> FakeSift::Start(FakeSiftOptions options) {
   std::unique_ptr<FakeSift> sift(new FakeSift(std::move(options)));
-  absl::MutexLock lock(&sift->mu_);
+  std::lock_guard<std::mutex> lock(sift->mu_);
   absl::Status listening = sift->Listen(sift->options_.port);
   if (!listening.ok()) return listening;
   return sift;
@@ -122,7 +122,7 @@ void FakeSift::StopListening(absl::Duration grace) {
 }
 
 void FakeSift::Shutdown(absl::Duration grace) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   StopListening(grace);
 }
 
@@ -134,12 +134,12 @@ void FakeSift::RefuseStreamsFor(absl::Duration duration) {
 
 absl::Status FakeSift::Restart(absl::Duration down_for) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (server_ == nullptr) return absl::FailedPreconditionError("fake Sift is shut down");
     StopListening(absl::ZeroDuration());  // A crash, not a drain: cut every stream now.
   }
   absl::SleepFor(down_for);  // Unlocked: Stats() keeps answering while the server is down.
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++restarts_;
   return Listen(port_);
 }
@@ -147,7 +147,7 @@ absl::Status FakeSift::Restart(absl::Duration down_for) {
 FakeSiftStats FakeSift::Stats() const {
   FakeSiftStats stats;
   stats.ingest = recorder_.Stats();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   stats.ingestion_config_calls = past_config_calls_;
   stats.run_calls = past_run_calls_;
   if (services_ != nullptr) {

@@ -32,6 +32,7 @@
 #ifndef SIFT_STREAM_TESTING_FAKE_SIFT_H_
 #define SIFT_STREAM_TESTING_FAKE_SIFT_H_
 
+#include <mutex>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -40,7 +41,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "testing/auth.h"
 #include "testing/fault_plan.h"
@@ -117,7 +117,7 @@ class FakeSift {
   IngestRecorder recorder_;
   FaultController faults_;
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   int port_ = 0;
   std::unique_ptr<Services> services_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);

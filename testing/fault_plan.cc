@@ -45,22 +45,22 @@ bool StreamSelector::Matches(int64_t stream_index) const {
 }
 
 void FaultController::Set(const FaultPlan& plan) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   plan_ = plan;
 }
 
 FaultPlan FaultController::Get() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return plan_;
 }
 
 int64_t FaultController::streams_begun() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return streams_;
 }
 
 StreamFaults FaultController::BeginStream() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   StreamFaults faults;
   const int64_t index = faults.stream_index = ++streams_;
   if (plan_.reject_all_code != grpc::StatusCode::OK) {
@@ -91,7 +91,7 @@ StreamFaults FaultController::BeginStream() {
 }
 
 grpc::Status FaultController::CheckUnary() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (plan_.reject_all_code != grpc::StatusCode::OK) {
     return grpc::Status(plan_.reject_all_code, "fake Sift: injected fault (every call rejected)");
   }

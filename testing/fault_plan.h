@@ -16,6 +16,7 @@
 #ifndef SIFT_STREAM_TESTING_FAULT_PLAN_H_
 #define SIFT_STREAM_TESTING_FAULT_PLAN_H_
 
+#include <mutex>
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
@@ -23,7 +24,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace sift_stream::testing {
@@ -100,7 +100,7 @@ class FaultController {
   int64_t streams_begun() const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   FaultPlan plan_ ABSL_GUARDED_BY(mu_);
   int64_t streams_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -148,7 +148,7 @@ void IngestRecorder::Stream::RefusedUnauthenticated() {
 IngestRecorder::IngestRecorder() : cpu_ns_at_start_(ProcessCpuNs()) {}
 
 IngestRecorder::Stream IngestRecorder::BeginStream() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++counts_.streams_opened;
   return Stream(this, generation_);
 }
@@ -164,7 +164,7 @@ IngestRecorder::MessageId IngestRecorder::IdOf(const MessageKey& key) {
 }
 
 bool IngestRecorder::RecordArrival(int64_t generation, const MessageId& id, int64_t size_bytes) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (generation != generation_) return false;  // Begun before Reset().
   ++counts_.messages_received;
   counts_.bytes_received += size_bytes;
@@ -176,7 +176,7 @@ bool IngestRecorder::RecordArrival(int64_t generation, const MessageId& id, int6
 }
 
 void IngestRecorder::RecordInvalid(int64_t generation, int64_t size_bytes) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (generation != generation_) return;
   ++counts_.invalid_messages;
   counts_.bytes_received += size_bytes;
@@ -185,7 +185,7 @@ void IngestRecorder::RecordInvalid(int64_t generation, int64_t size_bytes) {
 void IngestRecorder::EndStream(Stream& stream, End end) {
   Require(!stream.ended_, "a stream ended twice");
   stream.ended_ = true;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (stream.generation_ != generation_) return;
   switch (end) {
     case End::kCompleted:
@@ -223,7 +223,7 @@ IngestStats IngestRecorder::Stats() const {
   IngestStats stats;
   int64_t cpu_ns_at_start;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stats = counts_;
     stats.unique_messages = static_cast<int64_t>(keys_.size());
     cpu_ns_at_start = cpu_ns_at_start_;
@@ -242,7 +242,7 @@ IngestStats IngestRecorder::Stats() const {
 }
 
 void IngestRecorder::Reset() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
   counts_ = IngestStats();
   absl::flat_hash_map<MessageId, uint32_t>().swap(keys_);  // clear() would keep the memory.
@@ -255,14 +255,14 @@ void IngestRecorder::Reset() {
 
 bool IngestRecorder::Committed(const MessageKey& key) const {
   const MessageId id = IdOf(key);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(id);
   return it != keys_.end() && (it->second & kCommittedBit) != 0;
 }
 
 int64_t IngestRecorder::ArrivalCount(const MessageKey& key) const {
   const MessageId id = IdOf(key);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(id);
   return it == keys_.end() ? 0 : it->second & ~kCommittedBit;
 }

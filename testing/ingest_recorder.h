@@ -28,6 +28,7 @@
 #ifndef SIFT_STREAM_TESTING_INGEST_RECORDER_H_
 #define SIFT_STREAM_TESTING_INGEST_RECORDER_H_
 
+#include <mutex>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -37,7 +38,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 
 namespace sift_stream::testing {
 
@@ -156,7 +156,7 @@ class IngestRecorder {
   void EndStream(Stream& stream, End end);
   void CommitLocked(const std::vector<MessageId>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   IngestStats counts_ ABSL_GUARDED_BY(mu_);  // All but the derived and sink fields.
   absl::flat_hash_map<MessageId, uint32_t> keys_ ABSL_GUARDED_BY(mu_);

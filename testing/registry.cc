@@ -128,7 +128,7 @@ void Registry::AddFlows(ConfigEntry& entry, const std::vector<const FlowConfig*>
 absl::StatusOr<Registry::IngestionConfig> Registry::CreateIngestionConfig(
     const sift::ingestion_configs::v2::CreateIngestionConfigRequest& request) {
   if (absl::Status s = RequireId("asset_name", request.asset_name()); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   const std::string& client_key = request.client_key();
   if (!client_key.empty()) {
     if (auto it = config_ids_by_client_key_.find(client_key);
@@ -157,7 +157,7 @@ absl::StatusOr<Registry::IngestionConfig> Registry::CreateIngestionConfig(
 absl::StatusOr<Registry::IngestionConfig> Registry::GetIngestionConfig(
     absl::string_view config_id) const {
   if (absl::Status s = RequireId("ingestion_config_id", config_id); !s.ok()) return s;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = configs_by_id_.find(config_id);
   if (it == configs_by_id_.end()) {
     return absl::NotFoundError(
@@ -173,7 +173,7 @@ Registry::ListIngestionConfigs(
       ParseEqualityFilter(request.filter(), {"client_key", "ingestion_config_id"});
   if (!filter.ok()) return filter.status();
   sift::ingestion_configs::v2::ListIngestionConfigsResponse response;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   absl::StatusOr<std::string> next = CollectPage(
       configs_, request.page_size(), request.page_token(),
       [&](const ConfigEntry& entry) {
@@ -190,7 +190,7 @@ absl::Status Registry::CreateFlows(
     const sift::ingestion_configs::v2::CreateIngestionConfigFlowsRequest& request) {
   const std::string& config_id = request.ingestion_config_id();
   if (absl::Status s = RequireId("ingestion_config_id", config_id); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = configs_by_id_.find(config_id);
   if (it == configs_by_id_.end()) {
     return absl::NotFoundError(
@@ -211,7 +211,7 @@ absl::StatusOr<sift::ingestion_configs::v2::ListIngestionConfigFlowsResponse> Re
       ParseEqualityFilter(request.filter(), {"flow_name", "name"});
   if (!filter.ok()) return filter.status();
   sift::ingestion_configs::v2::ListIngestionConfigFlowsResponse response;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = configs_by_id_.find(config_id);
   if (it == configs_by_id_.end()) {
     return absl::NotFoundError(
@@ -229,7 +229,7 @@ absl::StatusOr<sift::ingestion_configs::v2::ListIngestionConfigFlowsResponse> Re
 
 std::shared_ptr<const Registry::FlowConfig> Registry::FindFlow(
     absl::string_view config_id, absl::string_view flow_name) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto config = configs_by_id_.find(config_id);
   if (config == configs_by_id_.end()) return nullptr;
   auto flow = config->second->flows_by_name.find(flow_name);
@@ -238,7 +238,7 @@ std::shared_ptr<const Registry::FlowConfig> Registry::FindFlow(
 }
 
 std::optional<std::string> Registry::FindAssetId(absl::string_view asset_name) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = asset_ids_by_name_.find(asset_name);
   if (it == asset_ids_by_name_.end()) return std::nullopt;
   return it->second;
@@ -248,7 +248,7 @@ std::optional<std::string> Registry::FindAssetId(absl::string_view asset_name) c
 
 absl::StatusOr<Registry::Run> Registry::CreateRun(const sift::runs::v2::CreateRunRequest& request) {
   if (absl::Status s = RequireId("name", request.name()); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   const bool keyed = request.has_client_key() && !request.client_key().empty();
   if (keyed) {
     if (auto it = run_ids_by_client_key_.find(request.client_key());
@@ -278,7 +278,7 @@ absl::StatusOr<Registry::Run> Registry::CreateRun(const sift::runs::v2::CreateRu
 
 absl::StatusOr<Registry::Run> Registry::GetRun(absl::string_view run_id) const {
   if (absl::Status s = RequireId("run_id", run_id); !s.ok()) return s;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = runs_by_id_.find(run_id);
   if (it == runs_by_id_.end()) {
     return absl::NotFoundError(absl::StrCat("fake Sift: no run with id '", run_id, "'"));
@@ -296,7 +296,7 @@ absl::StatusOr<sift::runs::v2::ListRunsResponse> Registry::ListRuns(
     return filter->field == "name" ? run.name() : run.run_id();
   };
   sift::runs::v2::ListRunsResponse response;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   absl::StatusOr<std::string> next = CollectPage(
       runs_, request.page_size(), request.page_token(),
       [&](const Run& run) { return filter->Matches(field_of(run)); },
@@ -308,7 +308,7 @@ absl::StatusOr<sift::runs::v2::ListRunsResponse> Registry::ListRuns(
 
 absl::Status Registry::StopRun(absl::string_view run_id) {
   if (absl::Status s = RequireId("run_id", run_id); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = runs_by_id_.find(run_id);
   if (it == runs_by_id_.end()) {
     return absl::NotFoundError(absl::StrCat("fake Sift: no run with id '", run_id, "'"));
@@ -325,7 +325,7 @@ absl::Status Registry::AssociateAssets(
   for (const std::string& name : request.asset_names()) {
     if (name.empty()) return absl::InvalidArgumentError("fake Sift: an asset name is empty");
   }
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   auto it = runs_by_id_.find(request.run_id());
   if (it == runs_by_id_.end()) {
     return absl::NotFoundError(
@@ -344,7 +344,7 @@ absl::Status Registry::AssociateAssets(
 }
 
 bool Registry::RunExists(absl::string_view run_id) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   return runs_by_id_.contains(run_id);
 }
 

@@ -39,6 +39,7 @@
 #ifndef SIFT_STREAM_TESTING_REGISTRY_H_
 #define SIFT_STREAM_TESTING_REGISTRY_H_
 
+#include <shared_mutex>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -50,7 +51,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "proto/sift/ingestion_configs/v2/ingestion_configs.pb.h"
 #include "proto/sift/runs/v2/runs.pb.h"
 #include "testing/list_query.h"
@@ -141,7 +141,9 @@ class Registry {
   std::string NewId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string AssetIdLocked(absl::string_view asset_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  // std::shared_mutex, not absl::Mutex: ThreadSanitizer sees pthread locks, not Debian's
+  // uninstrumented Abseil.
+  mutable std::shared_mutex mu_;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   // Entries are never removed; the vectors keep creation order for listing and paging.
   std::vector<std::unique_ptr<ConfigEntry>> configs_ ABSL_GUARDED_BY(mu_);
