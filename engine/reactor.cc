@@ -38,7 +38,9 @@ std::vector<std::string> FilesOfStream(const std::string& dir, const std::string
 }  // namespace
 
 Reactor::Reactor(ReactorConfig config)
-    : config_(std::move(config)), queue_(config_.data_capacity) {}
+    : config_(std::move(config)),
+      bus_(config_.control_capacity),
+      queue_(config_.data_capacity) {}
 
 absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(ReactorConfig config) {
   std::unique_ptr<Reactor> reactor(new Reactor(std::move(config)));

@@ -49,6 +49,7 @@ struct ReactorConfig {
   IngestionOptions ingestion;
   ReingestionOptions reingestion;
   size_t data_capacity = 10240;
+  size_t control_capacity = 1024;
 };
 
 class Reactor {

@@ -69,6 +69,11 @@ SiftStreamBuilder& SiftStreamBuilder::DataCapacity(size_t messages) {
   return *this;
 }
 
+SiftStreamBuilder& SiftStreamBuilder::ControlCapacity(size_t messages) {
+  control_capacity_ = messages;
+  return *this;
+}
+
 SiftStreamBuilder& SiftStreamBuilder::ExistingIngestionConfig(std::string ingestion_config_id) {
   existing_config_id_ = std::move(ingestion_config_id);
   return *this;
@@ -113,6 +118,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.reingestion.ack_timeout = ack_timeout_;
   reactor.reingestion.retry = reingest_retry_;
   reactor.data_capacity = data_capacity_;
+  reactor.control_capacity = control_capacity_;
 
   std::unique_ptr<SiftStream> stream(new SiftStream(
       *setup, reactor.stream_id,

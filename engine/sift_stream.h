@@ -114,6 +114,9 @@ class SiftStreamBuilder {
   // Messages waiting for the backup writer (Send fails beyond it) and in the live queue
   // (the oldest is dropped beyond it); the seed's default is 10,240 for both.
   SiftStreamBuilder& DataCapacity(size_t messages);
+  // Undelivered control messages the tasks may have queued (default 1,024, as the seed's);
+  // exceeding it is a bug in a task and stops the process with a message.
+  SiftStreamBuilder& ControlCapacity(size_t messages);
   // Skips the set-up calls and streams into this existing ingestion config, whose flows must
   // be exactly those of IngestionConfig() (for benchmarks and hosts that cannot make the
   // calls; a mismatch shows up only as invalid data at Sift).
@@ -137,6 +140,7 @@ class SiftStreamBuilder {
   RetryPolicy live_retry_;
   RetryPolicy reingest_retry_;
   size_t data_capacity_ = 10240;
+  size_t control_capacity_ = 1024;
   std::string existing_config_id_;
 };
 
