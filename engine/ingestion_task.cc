@@ -255,8 +255,9 @@ void IngestionTask::OnCallEvent(bool ok) {
       state_ = State::kAwaitingAck;
       if (!ok || call.broken) return Break();
       if (!call.read_in_flight) return MaybeFinish();
+      // The watchdog armed at StartStream now times the acknowledgement.
       poller_.Reclassify(call.read_op, GrpcOperation::Expect::kSoon);
-      return ArmAckTimer(call.serial);
+      return;
     case State::kAwaitingAck:  // A write that was in flight when the stream broke.
       write_in_flight_ = false;
       return MaybeFinish();
@@ -280,12 +281,11 @@ void IngestionTask::OnReadEvent(bool) {
 
 // The stream is dead (start or write failed, or the server ended it). What is still in flight
 // completes by itself once gRPC has the call's status; cancelling it here would replace the
-// server's status with CANCELLED. The ack timer bounds the wait all the same.
+// server's status with CANCELLED. The stream's watchdog bounds the wait all the same.
 void IngestionTask::Break() {
   Call& call = *call_;
   call.broken = true;
   if (state_ == State::kStarting || state_ == State::kStreaming) state_ = State::kAwaitingAck;
-  if (call.read_in_flight || write_in_flight_) ArmAckTimer(call.serial);
   MaybeFinish();
 }
 
@@ -300,9 +300,6 @@ void IngestionTask::MaybeFinish() {
 }
 
 void IngestionTask::ArmAckTimer(uint64_t stream_serial) {
-  for (AckTimer& t : ack_timers_) {
-    if (t.stream_serial == stream_serial && t.timer.in_flight()) return;  // Armed already.
-  }
   for (AckTimer& t : ack_timers_) {
     if (t.timer.in_flight() || t.cancel.in_flight()) continue;
     t.stream_serial = stream_serial;
