@@ -1,14 +1,21 @@
 #include "engine/backup_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "io/ring.h"
 
 namespace sift_stream::engine {
@@ -31,6 +38,17 @@ absl::Status ProbeWritable(int dir_fd, const std::string& dir, const std::string
     return io::ErrnoToStatus(errno, "remove the probe file from backup directory", dir);
   }
   return absl::OkStatus();
+}
+
+std::string ReadHolderPid(int fd) {
+  char buffer[32] = {};
+  const ssize_t n = pread(fd, buffer, sizeof(buffer) - 1, 0);
+  if (n <= 0) return "unknown";
+  int pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(buffer, n)), &pid)) {
+    return "unknown";
+  }
+  return absl::StrCat(pid);
 }
 
 }  // namespace
@@ -60,6 +78,69 @@ absl::StatusOr<int> OpenBackupDir(const std::string& dir, absl::string_view prob
     return s;
   }
   return fd;
+}
+
+absl::StatusOr<int> LockBackupDir(int dir_fd, const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/", kBackupDirLockName);
+  const int fd = openat(dir_fd, kBackupDirLockName, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return io::ErrnoToStatus(errno, "create the lock file", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    if (error == EWOULDBLOCK) {
+      const std::string holder = ReadHolderPid(fd);
+      close(fd);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "backup directory ", dir, " is in use by another live stream (pid ", holder,
+          ", lock file ", path, "): give each stream a backup_dir of its own, or stop the "
+          "other one first"));
+    }
+    close(fd);
+    return io::ErrnoToStatus(error, "lock", path);
+  }
+  const std::string pid = absl::StrCat(getpid(), "\n");
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    const int error = errno;
+    close(fd);
+    return io::ErrnoToStatus(error, "write the lock file", path);
+  }
+  return fd;
+}
+
+std::string AckMarkerPath(absl::string_view backup_file) {
+  return absl::StrCat(backup_file, ".acked");
+}
+
+absl::Status WriteAckMarker(const std::string& backup_file) {
+  const std::string marker = AckMarkerPath(backup_file);
+  const int fd = open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return io::ErrnoToStatus(errno, "create the acknowledgement marker", marker);
+  close(fd);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> LeftoverBackupFiles(const std::string& dir,
+                                             absl::string_view own_stream_id) {
+  std::vector<std::string> candidates;
+  std::set<std::string> markers;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return candidates;
+  const std::string own_prefix = absl::StrCat(own_stream_id, "-");
+  while (dirent* entry = readdir(d)) {
+    const absl::string_view name = entry->d_name;
+    if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) continue;
+    if (absl::EndsWith(name, ".pbfs.acked")) {
+      markers.insert(std::string(name.substr(0, name.size() - 6)));
+    } else if (absl::EndsWith(name, ".pbfs") && !absl::StartsWith(name, own_prefix)) {
+      candidates.emplace_back(name);
+    }
+  }
+  closedir(d);
+  std::sort(candidates.begin(), candidates.end());
+  std::vector<std::string> leftovers;
+  for (const std::string& name : candidates) {
+    if (markers.count(name) == 0) leftovers.push_back(absl::StrCat(dir, "/", name));
+  }
+  return leftovers;
 }
 
 }  // namespace sift_stream::engine

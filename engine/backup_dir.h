@@ -9,7 +9,9 @@
 #define SIFT_STREAM_ENGINE_BACKUP_DIR_H_
 
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -24,6 +26,27 @@ std::string WithoutTrailingSlashes(std::string dir);
 // exist, FailedPrecondition if it is not a directory, PermissionDenied if it is not writable,
 // otherwise as io::ErrnoToStatus.
 absl::StatusOr<int> OpenBackupDir(const std::string& dir, absl::string_view probe_name);
+
+// The lock file every stream holds in its backup directory.
+inline constexpr char kBackupDirLockName[] = "sift_stream.lock";
+
+// Takes an exclusive flock on <dir>/sift_stream.lock (created with mode 0600; it holds the
+// owner's pid, for the error message of the next one). Returns the descriptor to keep open:
+// closing it releases the lock, and the kernel releases it when the process dies, however it
+// dies, so a dead process's lock never blocks recovery. FailedPrecondition, naming the
+// holder's pid, if another stream (in this or another process) holds it.
+absl::StatusOr<int> LockBackupDir(int dir_fd, const std::string& dir);
+
+// A retained backup file whose messages Sift acknowledged gets an empty marker file beside it,
+// "<file>.acked", so that start-up recovery leaves it alone.
+std::string AckMarkerPath(absl::string_view backup_file);
+absl::Status WriteAckMarker(const std::string& backup_file);
+
+// The backup files in `dir` that start-up recovery must send again: regular files named
+// "*.pbfs" without an ".acked" marker, except those whose name starts with
+// "<own_stream_id>-". Full paths, sorted by name (which is write order within a stream).
+std::vector<std::string> LeftoverBackupFiles(const std::string& dir,
+                                             absl::string_view own_stream_id);
 
 }  // namespace sift_stream::engine
 

@@ -31,6 +31,12 @@ absl::Status CheckArguments(const DiskBackupPolicy& policy, absl::string_view st
   if (policy.max_file_size_bytes == 0) return invalid("max_file_size_bytes must be at least 1");
   if (policy.max_file_count < 1) return invalid("max_file_count must be at least 1");
   if (options.chunk_target_bytes == 0) return invalid("chunk_target_bytes must be at least 1");
+  if (policy.sync.kind == SyncPolicy::Kind::kInterval && policy.sync.interval <= absl::ZeroDuration()) {
+    return invalid("SyncPolicy::Every needs a positive interval");
+  }
+  if (policy.sync.kind == SyncPolicy::Kind::kBytes && policy.sync.bytes == 0) {
+    return invalid("SyncPolicy::EveryBytes needs at least 1 byte");
+  }
   if (options.file.buffer_count < 2 || options.file.buffer_size_bytes == 0) {
     return invalid("backup files need at least 2 buffers of at least 1 byte");
   }
@@ -38,6 +44,20 @@ absl::Status CheckArguments(const DiskBackupPolicy& policy, absl::string_view st
 }
 
 }  // namespace
+
+const char* SyncPolicyName(SyncPolicy::Kind kind) {
+  switch (kind) {
+    case SyncPolicy::Kind::kOnFlush:
+      return "on_flush";
+    case SyncPolicy::Kind::kInterval:
+      return "interval";
+    case SyncPolicy::Kind::kBytes:
+      return "bytes";
+    case SyncPolicy::Kind::kNever:
+      return "never";
+  }
+  return "?";
+}
 
 const char* BackupStateName(BackupManager::State state) {
   switch (state) {
@@ -63,8 +83,14 @@ absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Create(
   absl::StatusOr<int> dir_fd =
       OpenBackupDir(policy.backup_dir, absl::StrCat(".", stream_id, ".probe"));
   if (!dir_fd.ok()) return dir_fd.status();
+  absl::StatusOr<int> lock_fd = LockBackupDir(*dir_fd, policy.backup_dir);
+  if (!lock_fd.ok()) {
+    close(*dir_fd);
+    return lock_fd.status();
+  }
   std::unique_ptr<BackupManager> manager(new BackupManager(
       ring, bus, std::move(policy), std::move(stream_id), std::move(options), *dir_fd));
+  manager->lock_fd_ = *lock_fd;
   bus.Subscribe([self = manager->self_](const ControlMessage& message) {
     if (*self != nullptr) (*self)->OnControl(message);
   });
@@ -91,6 +117,7 @@ BackupManager::~BackupManager() {
   file_.reset();  // AppendFile waits for its own writes.
   retired_.reset();
   close(dir_fd_);
+  close(lock_fd_);  // Releases the directory for the next stream.
 }
 
 absl::Status BackupManager::Append(absl::string_view serialized_message) {
@@ -107,8 +134,10 @@ absl::Status BackupManager::Append(absl::string_view serialized_message) {
   }
   const bool first = encoder_.empty();
   if (absl::Status s = encoder_.Add(serialized_message); !s.ok()) return s;
+  ++appended_;
   if (first) chunk_checkpoint_ = ledger_.open();
-  if (encoder_.size_bytes() >= options_.chunk_target_bytes) {
+  CountBytesTowardsSync(serialized_message.size());
+  if (encoder_.size_bytes() >= options_.chunk_target_bytes || sync_requested_) {
     SealChunk();
     Step();
   }
@@ -137,10 +166,37 @@ void BackupManager::Sync() {
 
 bool BackupManager::synced() const {
   if (!status_.ok() || pending_ || !encoder_.empty() || sync_requested_ ||
-      state_ == State::kClosing || dir_entries_synced_ < dir_entries_created_) {
+      state_ == State::kClosing) {
     return false;
   }
+  if (policy_.sync.kind == SyncPolicy::Kind::kNever) {
+    return file_ == nullptr || (file_->idle() && file_->written_size() == file_->logical_size());
+  }
+  if (dir_entries_synced_ < dir_entries_created_) return false;
   return file_ == nullptr || (file_->idle() && file_->synced_size() == file_->logical_size());
+}
+
+void BackupManager::UpdateDurable() {
+  const bool never = policy_.sync.kind == SyncPolicy::Kind::kNever;
+  while (!unsynced_.empty()) {
+    const HandedChunk& chunk = unsynced_.front();
+    bool data = chunk.file_serial <= closed_serial_;
+    if (!data && file_ != nullptr && chunk.file_serial == file_serial_) {
+      data = (never ? file_->written_size() : file_->synced_size()) >= chunk.end_offset;
+    }
+    const bool entry = never || dir_entries_synced_ >= chunk.file_serial;
+    if (!data || !entry) return;
+    durable_ = chunk.messages_through;
+    unsynced_.pop_front();
+  }
+}
+
+void BackupManager::CountBytesTowardsSync(uint64_t bytes) {
+  if (policy_.sync.kind != SyncPolicy::Kind::kBytes) return;
+  bytes_since_sync_ += bytes;
+  if (bytes_since_sync_ < policy_.sync.bytes) return;
+  bytes_since_sync_ = 0;
+  sync_requested_ = true;
 }
 
 bool BackupManager::idle() const {
@@ -185,9 +241,10 @@ void BackupManager::Step() {
       default:
         std::abort();  // Not a State: memory corruption, not something to carry on from.
     }
-    if (!next.has_value()) return;
+    if (!next.has_value()) break;
     state_ = *next;
   }
+  UpdateDurable();
 }
 
 std::optional<BackupManager::State> BackupManager::StepIdle() {
@@ -231,7 +288,11 @@ std::optional<BackupManager::State> BackupManager::StepWriting() {
   }
   if (sync_requested_) {
     sync_requested_ = false;
-    file_->Sync();
+    if (policy_.sync.kind == SyncPolicy::Kind::kNever) {
+      file_->Flush();
+    } else {
+      file_->Sync();
+    }
   }
   return std::nullopt;
 }
@@ -242,6 +303,7 @@ std::optional<BackupManager::State> BackupManager::StepClosing() {
   absl::Status closed = file_->Close();
   retired_ = std::move(file_);
   if (!closed.ok()) return Fail(std::move(closed));
+  closed_serial_ = file_serial_;
   if (closing_full_file_) {
     ++metrics_.rotations;
     // Only a checkpoint still taking messages can be asked to end.
@@ -272,6 +334,7 @@ std::optional<BackupManager::State> BackupManager::StepFailed() {
 }
 
 void BackupManager::SealChunk() {
+  sealed_through_ = appended_;
   sealed_ = encoder_.Seal();
   sealed_offset_ = 0;
   pending_ = true;
@@ -291,6 +354,7 @@ absl::Status BackupManager::WritePending() {
   if (sealed_offset_ < sealed_.size()) return absl::OkStatus();
   metrics_.messages_backed_up += encoder_.message_count();
   metrics_.bytes_backed_up += sealed_.size();
+  unsynced_.push_back({file_serial_, file_->logical_size(), sealed_through_});
   encoder_.Reset();
   sealed_ = absl::string_view();
   sealed_offset_ = 0;
@@ -307,14 +371,19 @@ std::optional<BackupManager::State> BackupManager::OpenNextFile() {
   file_ = std::move(*file);
   files_.push_back(std::move(path));
   ++metrics_.files_created;
-  RequestDirSync();
+  file_serial_ = metrics_.files_created;
+  RequestDirSync();  // The file's entry is dir_entries_created_ == file_serial_.
   return State::kWriting;
 }
 
 BackupManager::State BackupManager::BeginClose() {
   // Synced before closing: a closed file is never written again, so this is its one chance,
-  // and it is what lets synced() vouch for every file but the current one.
-  file_->Sync();
+  // and it is what lets synced() vouch for every file but the current one. kNever only writes.
+  if (policy_.sync.kind == SyncPolicy::Kind::kNever) {
+    file_->Flush();
+  } else {
+    file_->Sync();
+  }
   return State::kClosing;
 }
 
@@ -340,6 +409,8 @@ void BackupManager::DisposeResolved() {
       for (const std::string& path : resolved->files) {
         unlink_queue_.push_back(path.substr(policy_.backup_dir.size() + 1));
       }
+    } else {
+      for (const std::string& path : resolved->files) MarkAcknowledged(path);
     }
   }
   StartNextUnlink();
@@ -405,7 +476,16 @@ void BackupManager::OnDirSynced(io::Completion& completion) {
     return;
   }
   dir_entries_synced_ = dir_sync_target_;
+  UpdateDurable();
   StartDirSync();
+}
+
+// Once per retained file, so a plain system call: an empty file, mode 0600. A marker lost to a
+// crash only means the file is sent again by recovery (duplicates, never loss).
+void BackupManager::MarkAcknowledged(const std::string& path) {
+  if (absl::Status marked = WriteAckMarker(path); !marked.ok()) {
+    Signal(ControlKind::kErrorSignal, ledger_.open(), std::move(marked));
+  }
 }
 
 void BackupManager::StartNextUnlink() {

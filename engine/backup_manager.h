@@ -101,6 +101,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "engine/checkpoint_ledger.h"
 #include "engine/control_message.h"
 #include "io/append_file.h"
@@ -108,6 +109,45 @@
 #include "io/ring.h"
 
 namespace sift_stream::engine {
+
+// When backup files are made durable with fdatasync. Every policy syncs what Flush() asks for
+// (SiftStream::Flush, BackupManager::Sync); they differ in what is synced without being asked.
+// docs/configuration.md has the throughput each one costs, measured.
+struct SyncPolicy {
+  enum class Kind {
+    kOnFlush,   // Sync when asked, and each file once before it is closed. The default.
+    kInterval,  // As kOnFlush, and the open file every `interval` while it has unsynced data.
+    kBytes,     // As kOnFlush, and the open file whenever `bytes` more have been written.
+    kNever,     // No fdatasync at all, not even at close or Flush: Flush() then confirms that
+                // the kernel completed the writes, which survives the process being killed but
+                // not a power cut or a kernel crash.
+  };
+  Kind kind = Kind::kOnFlush;
+  absl::Duration interval = absl::Seconds(1);
+  uint64_t bytes = uint64_t{16} << 20;
+
+  static SyncPolicy OnFlush() { return SyncPolicy(); }
+  static SyncPolicy Every(absl::Duration interval) {
+    SyncPolicy policy;
+    policy.kind = Kind::kInterval;
+    policy.interval = interval;
+    return policy;
+  }
+  static SyncPolicy EveryBytes(uint64_t bytes) {
+    SyncPolicy policy;
+    policy.kind = Kind::kBytes;
+    policy.bytes = bytes;
+    return policy;
+  }
+  static SyncPolicy Never() {
+    SyncPolicy policy;
+    policy.kind = Kind::kNever;
+    return policy;
+  }
+};
+
+// "on_flush", "interval", "bytes" or "never".
+const char* SyncPolicyName(SyncPolicy::Kind kind);
 
 // Where and how much to back up; the names follow Sift's own client.
 struct DiskBackupPolicy {
@@ -117,8 +157,10 @@ struct DiskBackupPolicy {
   uint64_t max_file_size_bytes = uint64_t{16} << 20;
   // Files filled in one checkpoint before kBackupFull asks the ingestion task to end it.
   int max_file_count = 8;
-  // Keep the files of acknowledged checkpoints instead of deleting them.
+  // Keep the files of acknowledged checkpoints instead of deleting them. Each kept file gets
+  // an empty marker "<file>.acked" beside it, so that start-up recovery does not send it again.
   bool retain_backups = false;
+  SyncPolicy sync;
 };
 
 struct BackupManagerOptions {
@@ -159,7 +201,8 @@ class BackupManager {
 
   // Checks `policy` and `stream_id` (InvalidArgument), and that policy.backup_dir exists
   // (NotFound), is a directory (FailedPrecondition) and is writable, by creating and removing
-  // a probe file (PermissionDenied). Subscribes to `bus`. `ring` and `bus` must outlive the
+  // a probe file (PermissionDenied). Locks the directory for the manager's lifetime
+  // (FailedPrecondition if another stream holds it; see LockBackupDir). Subscribes to `bus`. `ring` and `bus` must outlive the
   // manager. `stream_id` (e.g. a random hex id) starts every file name; it must be non-empty
   // and hold no '/'.
   static absl::StatusOr<std::unique_ptr<BackupManager>> Create(
@@ -196,8 +239,17 @@ class BackupManager {
   // Seals the open chunk and fdatasyncs the current file once it is written; synced() turns
   // true when everything appended so far is on stable storage. Files closed earlier were
   // synced before they were closed. A later Append() makes synced() false again.
+  // With SyncPolicy::kNever it only writes (no fdatasync), and synced() waits for the writes.
   void Sync();
   bool synced() const;
+
+  // Messages taken by Append() so far, and how many of them, counted from the first, are
+  // durable: in files whose bytes and directory entries are on stable storage (with
+  // SyncPolicy::kNever: whose writes the kernel completed). Append order is file order, so
+  // durable_messages() is a prefix. It grows only through syncs: Sync() makes it reach
+  // messages_appended() (at the time of the call) unless the manager fails.
+  uint64_t messages_appended() const { return appended_; }
+  uint64_t durable_messages() const { return durable_; }
 
   // Nothing in flight and nothing pending, so nothing to wait for: no sealed chunk waits for
   // buffer space, no file is closing, no checkpoint end is being carried out, no write, sync,
@@ -232,6 +284,13 @@ class BackupManager {
   std::optional<State> StepFailed();
 
   void OnControl(const ControlMessage& message);
+  // Advances durable_ over the handed-over chunks whose file and directory entry are synced.
+  void UpdateDurable();
+  // kBytes policy: asks for a sync (which seals the chunk) once enough bytes were appended
+  // since the last one.
+  void CountBytesTowardsSync(uint64_t bytes);
+  // Leaves "<path>.acked" beside a retained file of an acknowledged checkpoint.
+  void MarkAcknowledged(const std::string& path);
   // Seals the open chunk if its checkpoint has ended, steps, and disposes of what resolved.
   void AfterLedgerChange();
   void OnFileProgress();
@@ -265,6 +324,7 @@ class BackupManager {
   const std::string stream_id_;
   const BackupManagerOptions options_;
   const int dir_fd_;  // O_RDONLY: for fsync of new entries and unlinkat of old ones.
+  int lock_fd_ = -1;  // Holds the flock on backup_dir (engine/backup_dir.h) for our lifetime.
   // Lets the bus subscription outlive the manager harmlessly (ControlBus cannot unsubscribe).
   std::shared_ptr<BackupManager*> self_;
   bool destroying_ = false;
@@ -300,6 +360,21 @@ class BackupManager {
 
   io::Completion unlink_;
   std::deque<std::string> unlink_queue_;  // Front: the file being unlinked.
+
+  // Durability bookkeeping: each chunk handed whole to a file, oldest first, until both the
+  // file's bytes up to the chunk's end and the file's directory entry are synced.
+  struct HandedChunk {
+    uint64_t file_serial;        // 1 for the first file created, 2 for the next, ...
+    uint64_t end_offset;         // The file's logical size once the chunk was in.
+    uint64_t messages_through;   // appended_ when the chunk was sealed.
+  };
+  std::deque<HandedChunk> unsynced_;
+  uint64_t appended_ = 0;
+  uint64_t sealed_through_ = 0;
+  uint64_t durable_ = 0;
+  uint64_t file_serial_ = 0;    // Of file_; files get serials in creation order.
+  uint64_t closed_serial_ = 0;  // The last file closed cleanly (so fully synced or written).
+  uint64_t bytes_since_sync_ = 0;
 
   BackupMetrics metrics_;
 };

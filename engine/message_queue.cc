@@ -22,6 +22,7 @@ absl::Status MessageQueue::Push(std::string& message) {
   std::string& slot = slots_[(head_ + count_) % slots_.size()];
   slot.swap(message);
   ++count_;
+  ++pushed_;
   message.clear();  // Keeps the recycled capacity.
   return absl::OkStatus();
 }
@@ -51,6 +52,11 @@ void MessageQueue::Close(absl::Status reason) {
 size_t MessageQueue::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return count_;
+}
+
+uint64_t MessageQueue::pushed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pushed_;
 }
 
 uint64_t MessageQueue::refused() const {

@@ -61,6 +61,9 @@ class MessageQueue {
   size_t capacity() const { return slots_.size(); }
   // Pushes refused because the queue was full, since construction.
   uint64_t refused() const;
+  // Pushes taken since construction: the first pushed() messages popped are exactly those, so
+  // a caller can name "everything pushed so far" (SiftStream::Flush does).
+  uint64_t pushed() const;
 
  private:
   // std::mutex rather than absl::Mutex: ThreadSanitizer intercepts pthread mutexes, while
@@ -73,6 +76,7 @@ class MessageQueue {
   bool closed_ = false;
   absl::Status close_reason_;
   uint64_t refused_ = 0;
+  uint64_t pushed_ = 0;
 };
 
 }  // namespace sift_stream::engine

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/backup_dir.h"
 
 namespace sift_stream::engine {
 namespace {
@@ -85,8 +86,23 @@ absl::Status Reactor::Build() {
     reingestion_ = std::make_unique<ReingestionTask>(config_.reingest_channel, &cq_, *poller_,
                                                      *ring_, bus_, std::move(options));
     reingestion_->Start();
+    StartRecovery();
   }
   return absl::OkStatus();
+}
+
+// Files a process that is gone left in the backup directory (it crashed, or its Finish ran out
+// of time): the directory lock (engine/backup_dir.h) is ours, so no live stream writes them.
+// One job per file, so that a failure retries only that file.
+void Reactor::StartRecovery() {
+  recovery_files_ = LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
+  for (const std::string& file : recovery_files_) {
+    ControlMessage job;
+    job.kind = ControlKind::kReingestBackups;
+    job.checkpoint = 0;  // Start-up recovery (engine/reingestion_task.h).
+    job.backup_files = {file};
+    bus_.Publish(std::move(job));
+  }
 }
 
 Reactor::~Reactor() {
@@ -120,6 +136,7 @@ void Reactor::Loop() {
     }
   }
   PublishMetrics();
+  ServeFlushes(/*stopped=*/true);
   {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stopped_ = true;
@@ -136,9 +153,11 @@ void Reactor::Turn() {
   if (reingestion_ != nullptr) reingestion_->Step();
   bus_.Deliver();
   StepPhase();
+  ServeFlushes(/*stopped=*/false);
+  const absl::Duration until_sync = SyncOnInterval();
   if (absl::Now() - metrics_published_ > absl::Milliseconds(5)) PublishMetrics();
   if (phase_ == Phase::kStopped) return;
-  absl::Duration wait = std::min(poller_->NextWait(), absl::Seconds(1));
+  absl::Duration wait = std::min({poller_->NextWait(), absl::Seconds(1), until_sync});
   const bool backup_ready = backup_ == nullptr || backup_->accepting();
   const bool more_to_move = batch_next_ < batch_size_ || queue_.size() > 0;
   if ((more_to_move && backup_ready) || bus_.pending() > 0) wait = absl::ZeroDuration();
@@ -161,6 +180,7 @@ void Reactor::MoveMessages() {
     }
     if (ingestion_ != nullptr) ingestion_->Enqueue(message);
     ++batch_next_;
+    ++moved_;
   }
 }
 
@@ -198,6 +218,14 @@ void Reactor::OnControl(const ControlMessage& message) {
     case ControlKind::kErrorSignal:
       ++error_signals_;
       last_error_ = std::string(message.error.message());
+      return;
+    case ControlKind::kCheckpointComplete:
+      live_resolved_through_ = std::max(live_resolved_through_, message.checkpoint);
+      return;
+    case ControlKind::kCheckpointNeedsReingestion:
+      if (first_failed_checkpoint_ == 0 || message.checkpoint < first_failed_checkpoint_) {
+        first_failed_checkpoint_ = message.checkpoint;
+      }
       return;
     default:
       return;
@@ -292,10 +320,117 @@ absl::Status Reactor::Verdict() {
     // Retained files do not say which of them Sift confirmed: name them all.
     unconfirmed = FilesOfStream(config_.backups.backup_dir, config_.stream_id);
   }
+  if (!recovery_files_.empty()) {
+    // Left by an earlier process and not (all) confirmed by recovery: still leftovers now.
+    std::vector<std::string> left =
+        LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
+    unconfirmed.insert(unconfirmed.end(), left.begin(), left.end());
+  }
   if (unconfirmed.empty()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
       unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept "
       "for re-ingestion: ", absl::StrJoin(unconfirmed, ", ")));
+}
+
+absl::Status Reactor::Flush(absl::Duration timeout) {
+  FlushRequest request;
+  request.target = queue_.pushed();
+  std::unique_lock<std::mutex> lock(flush_mu_);
+  flushes_.push_back(&request);
+  flushes_waiting_.fetch_add(1, std::memory_order_release);
+  wakeup_->Notify();
+  const bool done = flush_cv_.wait_for(lock, absl::ToChronoMicroseconds(timeout),
+                                       [&] { return request.done; });
+  flushes_.erase(std::find(flushes_.begin(), flushes_.end(), &request));
+  flushes_waiting_.fetch_sub(1, std::memory_order_release);
+  if (done) return request.result;
+  return absl::DeadlineExceededError(absl::StrCat(
+      "Flush gave up after ", absl::FormatDuration(timeout), ": the ", request.target,
+      " messages sent before it are not all confirmed yet (the backup disk or Sift is slow)"));
+}
+
+// Every turn while a Flush() waits, and once more when the reactor stops (then every request
+// gets its answer).
+void Reactor::ServeFlushes(bool stopped) {
+  if (flushes_waiting_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard<std::mutex> lock(flush_mu_);
+  bool answered = false;
+  for (FlushRequest* request : flushes_) {
+    if (request->done) continue;
+    std::optional<absl::Status> result = backup_ != nullptr ? FlushToDisk(*request, stopped)
+                                                            : FlushToSift(*request, stopped);
+    if (!result.has_value()) continue;
+    request->done = true;
+    request->result = *std::move(result);
+    answered = true;
+  }
+  if (!answered) return;
+  PublishMetrics();  // So that Metrics() after Flush() shows what Flush confirmed.
+  flush_cv_.notify_all();
+}
+
+// With backups, a message is confirmed once it is durable on disk: appended messages become
+// durable in order (BackupManager::durable_messages), and one Sync() covers all appended so far.
+std::optional<absl::Status> Reactor::FlushToDisk(FlushRequest& request, bool stopped) {
+  if (backup_->durable_messages() >= request.target) return absl::OkStatus();
+  if (!backup_failure_.ok() || !backup_->status().ok()) {
+    const absl::Status& failure = backup_failure_.ok() ? backup_->status() : backup_failure_;
+    return absl::DataLossError(absl::StrCat(
+        "Flush cannot confirm: the backup disk failed (", failure.message(), ") with ",
+        request.target - backup_->durable_messages(), " of the ", request.target,
+        " messages sent before Flush not yet durable"));
+  }
+  if (stopped) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the stream stopped with ", request.target - backup_->durable_messages(),
+        " messages sent before Flush not durable; Finish's result says what is unconfirmed"));
+  }
+  if (backup_->messages_appended() >= request.target &&
+      sync_issued_through_ < request.target) {
+    sync_issued_through_ = backup_->messages_appended();
+    backup_->Sync();
+  }
+  return std::nullopt;
+}
+
+// Live-only: nothing is on disk, so a message is confirmed once Sift acknowledged its
+// checkpoint; the request ends the open checkpoint once its messages are all in it.
+std::optional<absl::Status> Reactor::FlushToSift(FlushRequest& request, bool stopped) {
+  if (request.live_checkpoint == 0) {
+    if (moved_ < request.target && !stopped) return std::nullopt;
+    request.live_checkpoint = ingestion_->current_checkpoint();
+    if (phase_ == Phase::kRunning && !aborting_) ingestion_->EndCheckpoint();
+  }
+  if (first_failed_checkpoint_ != 0 && first_failed_checkpoint_ <= request.live_checkpoint) {
+    return absl::DataLossError(absl::StrCat(
+        "Sift did not acknowledge checkpoint ", first_failed_checkpoint_,
+        " and live-only mode keeps no backups: messages sent before Flush may be lost"));
+  }
+  if (live_resolved_through_ >= request.live_checkpoint) return absl::OkStatus();
+  if (stopped) {
+    return absl::FailedPreconditionError(
+        "the stream stopped before Sift acknowledged the messages sent before Flush");
+  }
+  return std::nullopt;
+}
+
+// Data that became unsynced is synced within one interval; an idle stream costs nothing.
+absl::Duration Reactor::SyncOnInterval() {
+  if (backup_ == nullptr || config_.backups.sync.kind != SyncPolicy::Kind::kInterval) {
+    return absl::InfiniteDuration();
+  }
+  if (backup_->durable_messages() == backup_->messages_appended()) {
+    next_interval_sync_ = absl::InfiniteFuture();  // Nothing to sync: nothing scheduled.
+    return absl::InfiniteDuration();
+  }
+  const absl::Time now = absl::Now();
+  if (next_interval_sync_ == absl::InfiniteFuture()) {
+    next_interval_sync_ = now + config_.backups.sync.interval;
+  }
+  if (now < next_interval_sync_) return next_interval_sync_ - now;
+  backup_->Sync();
+  next_interval_sync_ = now + config_.backups.sync.interval;
+  return config_.backups.sync.interval;
 }
 
 absl::Status Reactor::Finish(absl::Duration timeout) {
@@ -348,10 +483,14 @@ void Reactor::PublishMetrics() {
     m.backup_files_created = backup.files_created;
     m.backup_files_deleted = backup.files_deleted;
     m.backup_rotations = backup.rotations;
+    m.messages_durable = backup_->durable_messages();
   }
   if (reingestion_ != nullptr) {
     const ReingestionMetrics& re = reingestion_->metrics();
     m.messages_reingested = re.messages_reingested;
+    m.backup_files_recovered = re.files_recovered;
+    m.messages_recovered = re.messages_recovered;
+    m.recovery_files_found = recovery_files_.size();
     m.reingest_jobs_done = re.jobs_done;
     m.reingest_jobs_failed = re.jobs_failed;
   }

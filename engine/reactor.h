@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +63,9 @@ class Reactor {
   // Any thread. See MessageQueue::Push.
   absl::Status Push(std::string& serialized_message);
 
+  // Any thread, any number of times; see SiftStream::Flush.
+  absl::Status Flush(absl::Duration timeout);
+
   // Any thread, once; later calls return the first result.
   absl::Status Finish(absl::Duration timeout);
 
@@ -77,8 +81,23 @@ class Reactor {
     kStopped,
   };
 
+  // A Flush() call waiting for the reactor. Lives on the caller's stack; the reactor touches
+  // it only under flush_mu_, and the caller removes it before returning.
+  struct FlushRequest {
+    uint64_t target = 0;           // Messages pushed before the call: the ones to confirm.
+    uint64_t live_checkpoint = 0;  // Live-only: the checkpoint ended for it (0: not yet).
+    bool done = false;
+    absl::Status result;
+  };
+
   explicit Reactor(ReactorConfig config);
   absl::Status Build();
+  void StartRecovery();
+  void ServeFlushes(bool stopped);
+  std::optional<absl::Status> FlushToDisk(FlushRequest& request, bool stopped);
+  std::optional<absl::Status> FlushToSift(FlushRequest& request, bool stopped);
+  // SyncPolicy::kInterval: syncs the backup when due; returns how long until the next one.
+  absl::Duration SyncOnInterval();
   void Loop();
   void Turn();
   void MoveMessages();
@@ -113,6 +132,12 @@ class Reactor {
   uint64_t error_signals_ = 0;
   std::string last_error_;
   bool aborting_ = false;           // The deadline ran out: cancel, keep everything on disk.
+  uint64_t moved_ = 0;              // Messages handed to the tasks, in push order.
+  uint64_t sync_issued_through_ = 0;  // backup_->messages_appended() at the last Flush sync.
+  absl::Time next_interval_sync_ = absl::InfiniteFuture();  // Not scheduled.
+  uint64_t live_resolved_through_ = 0;  // Highest checkpoint with kCheckpointComplete.
+  uint64_t first_failed_checkpoint_ = 0;  // Lowest with kCheckpointNeedsReingestion (0: none).
+  std::vector<std::string> recovery_files_;  // Left by a process that is gone; sent again.
   absl::Status backup_failure_;     // The backup disk's first error; Send refuses after it.
   uint64_t failed_checkpoints_at_backup_failure_ = 0;
 
@@ -129,6 +154,11 @@ class Reactor {
   mutable std::mutex metrics_mu_;
   SiftStreamMetrics metrics_;  // Guarded by metrics_mu_.
   absl::Time metrics_published_ = absl::InfinitePast();
+
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  std::vector<FlushRequest*> flushes_;  // Guarded by flush_mu_.
+  std::atomic<int> flushes_waiting_{0};
 
   std::mutex finish_mu_;
   bool finished_ = false;  // Guarded by finish_mu_.

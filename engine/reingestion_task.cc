@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "engine/backup_dir.h"
 
 namespace sift_stream::engine {
 
@@ -245,6 +246,7 @@ bool ReingestionTask::OpenNextFile() {
   }
   ++file_index_;
   file.keep = true;
+  file.unreadable = true;
   if (!file.signaled) {
     file.signaled = true;
     ++metrics_.unreadable_files;
@@ -263,7 +265,11 @@ void ReingestionTask::FinishFile() {
   File& file = job_->files[file_index_];
   const io::PbfsReadReport& report = reader_->report();
   const absl::Status& read_status = reader_->status();
-  if (report.end != io::PbfsEnd::kClean || !read_status.ok()) {
+  if (read_status.ok() && report.end == io::PbfsEnd::kTornTail && !file.signaled) {
+    file.signaled = true;  // Counted once per job, however many attempts read it.
+    ++metrics_.torn_tails;
+  }
+  if (report.end == io::PbfsEnd::kCorrupt || !read_status.ok()) {
     file.keep = true;
     if (!file.signaled) {
       file.signaled = true;
@@ -298,9 +304,24 @@ void ReingestionTask::AttemptSucceeded() {
   metrics_.files_reingested += attempt_files_;
   metrics_.messages_reingested += attempt_messages_;
   metrics_.bytes_reingested += attempt_bytes_;
+  if (job_->checkpoint == 0) {
+    metrics_.files_recovered += attempt_files_;
+    metrics_.messages_recovered += attempt_messages_;
+  }
+  MarkKeptFiles();
   if (options_.retain_backups) return FinishJob();
   unlink_index_ = 0;
   state_ = State::kDeleting;
+}
+
+// Files that stay after a job Sift acknowledged (retained, or damaged) must not be sent again
+// by recovery; files that could not be read were not sent, and get no marker.
+void ReingestionTask::MarkKeptFiles() {
+  for (const File& file : job_->files) {
+    if (!options_.retain_backups && !file.keep) continue;
+    if (file.unreadable) continue;
+    if (absl::Status marked = WriteAckMarker(file.path); !marked.ok()) Signal(marked);
+  }
 }
 
 void ReingestionTask::AttemptFailed() {

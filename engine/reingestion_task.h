@@ -23,12 +23,20 @@
 // Messages are fed to it in batches, keeping its live queue below max_queued_messages (far
 // below its capacity), so its drop-oldest rule never fires: nothing is dropped here.
 //
-// Damage. Files are read with io::PbfsReader in kSalvage mode: every intact message of a
-// damaged file (report.end != kClean: corrupt chunks, a torn tail, or an I/O error) is
-// streamed, the file is kept even after the job succeeds, and kErrorSignal names the file,
-// the problem and the bytes skipped. A file that cannot be opened (e.g. missing) raises
+// Damage. Files are read with io::PbfsReader in kSalvage mode. A torn tail (what a crash
+// mid-write leaves, io/pbfs_reader.h) is normal in a file recovered at start-up: its intact
+// messages are streamed, the tail is counted (metrics().torn_tails), and the file is treated
+// like a clean one. Every intact message of a damaged file (corrupt chunks, or an I/O error)
+// is streamed too, but the file is kept even after the job succeeds, with an ".acked" marker
+// beside it (engine/backup_dir.h) so that recovery does not send it again, and kErrorSignal
+// names the file, the problem and the bytes skipped. A file that cannot be opened (e.g. missing) raises
 // kErrorSignal naming it and the job goes on with the others. Each file's problem is signalled
 // once per job, however many attempts read it.
+//
+// Recovery. A kReingestBackups for checkpoint 0 carries files a process that is gone left
+// behind (start-up recovery, engine/reactor.h); such jobs count in files_recovered and
+// messages_recovered as well. With retain_backups, the files of a job that succeeded get
+// ".acked" markers.
 //
 // Failure for good. If the private stream meets a status retrying cannot fix
 // (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT), its ErrorSignal is forwarded on the
@@ -110,7 +118,10 @@ struct ReingestionMetrics {
   uint64_t bytes_reingested = 0;     // Serialized message bytes of those.
   uint64_t retries = 0;
   absl::Duration current_backoff = absl::ZeroDuration();
-  uint64_t damaged_files = 0;     // Read with problems (report.end != kClean or an I/O error).
+  uint64_t files_recovered = 0;     // Files of done checkpoint-0 (recovery) jobs.
+  uint64_t messages_recovered = 0;  // Messages of those.
+  uint64_t torn_tails = 0;        // Files that ended in a torn tail (their messages were sent).
+  uint64_t damaged_files = 0;     // Corrupt, or read with an I/O error.
   uint64_t unreadable_files = 0;  // Could not be opened (missing, permissions).
   size_t pending_jobs = 0;        // Queued behind the one in progress.
 };
@@ -171,6 +182,7 @@ class ReingestionTask {
   struct File {
     std::string path;
     bool keep = false;      // Damaged or unreadable: never deleted by this task.
+    bool unreadable = false;  // Could not be opened in this job: nothing of it was sent.
     bool signaled = false;  // Its problem was reported (once per job).
   };
   struct Job {
@@ -196,6 +208,7 @@ class ReingestionTask {
   void FinishFile();
   void AttemptSucceeded();
   void AttemptFailed();
+  void MarkKeptFiles();
   void OnUnlinked(io::Completion& completion);
   void OnBackoffTimer(io::Completion& completion);
   void CancelBackoff();

@@ -48,6 +48,14 @@ SiftStreamBuilder& SiftStreamBuilder::Backups(DiskBackupPolicy policy) {
   backups_ = std::move(policy);
   return *this;
 }
+SiftStreamBuilder& SiftStreamBuilder::Sync(SyncPolicy policy) {
+  backups_.sync = policy;
+  return *this;
+}
+SiftStreamBuilder& SiftStreamBuilder::MaxMessageBytes(size_t bytes) {
+  max_message_bytes_ = bytes;
+  return *this;
+}
 SiftStreamBuilder& SiftStreamBuilder::CheckpointInterval(absl::Duration interval) {
   checkpoint_interval_ = interval;
   return *this;
@@ -82,6 +90,9 @@ SiftStreamBuilder& SiftStreamBuilder::ExistingIngestionConfig(std::string ingest
 absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (uri_.empty()) return absl::InvalidArgumentError("no Sift URI: call Uri(\"host:port\")");
   if (api_key_.empty()) return absl::InvalidArgumentError("no API key: call ApiKey(...)");
+  if (max_message_bytes_ == 0) {
+    return absl::InvalidArgumentError("MaxMessageBytes must be at least 1");
+  }
   if (mode_ != StreamMode::kLiveOnly && backups_.backup_dir.empty()) {
     return absl::InvalidArgumentError(
         "no backup directory: call Backups() with a backup_dir, or Mode(kLiveOnly)");
@@ -122,7 +133,8 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
 
   std::unique_ptr<SiftStream> stream(new SiftStream(
       *setup, reactor.stream_id,
-      engine::RequestBuilder(setup->ingestion_config_id, setup->run_id, setup->flows)));
+      engine::RequestBuilder(setup->ingestion_config_id, setup->run_id, setup->flows),
+      max_message_bytes_));
   auto started = engine::Reactor::Start(std::move(reactor));
   if (!started.ok()) return started.status();
   stream->reactor_ = std::move(started).value();
@@ -130,8 +142,11 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
 }
 
 SiftStream::SiftStream(engine::SetupResult setup, std::string stream_id,
-                       engine::RequestBuilder builder)
-    : setup_(std::move(setup)), stream_id_(std::move(stream_id)), requests_(std::move(builder)) {}
+                       engine::RequestBuilder builder, size_t max_message_bytes)
+    : setup_(std::move(setup)),
+      stream_id_(std::move(stream_id)),
+      requests_(std::move(builder)),
+      max_message_bytes_(max_message_bytes) {}
 
 SiftStream::~SiftStream() {
   if (reactor_ != nullptr) (void)reactor_->Finish(absl::Seconds(5));
@@ -155,8 +170,15 @@ absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamReques
 // Serializes once; the same bytes go to the backup file and to the wire.
 absl::Status SiftStream::Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request) {
   thread_local std::string buffer;
-  request.SerializeToString(&buffer);
-  const size_t size = buffer.size();
+  const size_t size = request.ByteSizeLong();
+  if (size > max_message_bytes_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "message of %d bytes is over the %d-byte limit (MaxMessageBytes; gRPC refuses larger "
+        "messages by default): split it into several messages",
+        size, max_message_bytes_));
+  }
+  buffer.resize(size);
+  request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(buffer.data()));
   absl::Status pushed = reactor_->Push(buffer);
   if (!pushed.ok()) {
     if (absl::IsResourceExhausted(pushed)) refused_.fetch_add(1, std::memory_order_relaxed);
@@ -166,6 +188,8 @@ absl::Status SiftStream::Enqueue(const sift::ingest::v1::IngestWithConfigDataStr
   sent_bytes_.fetch_add(size, std::memory_order_relaxed);
   return absl::OkStatus();
 }
+
+absl::Status SiftStream::Flush(absl::Duration timeout) { return reactor_->Flush(timeout); }
 
 absl::Status SiftStream::Finish(absl::Duration timeout) { return reactor_->Finish(timeout); }
 

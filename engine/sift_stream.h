@@ -27,8 +27,8 @@
 // by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
 // network). Metrics() may be called from any thread.
 //
-// Errors: Send() says InvalidArgument for a message that does not fit its flow (nothing is
-// sent), ResourceExhausted when the backup path cannot take more right now (nothing is
+// Errors: Send() says InvalidArgument for a message that does not fit its flow or is larger
+// than MaxMessageBytes() (nothing is sent), ResourceExhausted when the backup path cannot take more right now (nothing is
 // taken; the caller may retry), FailedPrecondition after Finish() or once the backup disk has
 // failed (saying why). Finish() says DataLoss if the backup disk failed and a checkpoint
 // after the failure was not acknowledged. Build() fails with what the set-up calls or the backup directory said.
@@ -59,6 +59,7 @@ using engine::DiskBackupPolicy;
 using engine::IngestionConfigSpec;
 using engine::RetryPolicy;
 using engine::RunSpec;
+using engine::SyncPolicy;
 
 enum class StreamMode {
   kLiveWithBackups,  // The default: live stream, backups, re-ingestion.
@@ -75,7 +76,13 @@ struct SiftStreamMetrics {
   uint64_t messages_dropped_live = 0;  // Dropped from the full live queue (kept on disk).
   uint64_t messages_backed_up = 0;
   uint64_t bytes_backed_up = 0;
+  uint64_t messages_durable = 0;       // Backed up and synced (see SyncPolicy), in send order.
   uint64_t messages_reingested = 0;    // Acknowledged by Sift on re-ingestion streams.
+  // Start-up recovery: backup files an earlier process left in backup_dir, and how many of
+  // them (and their messages) Sift has acknowledged since; included in messages_reingested.
+  uint64_t recovery_files_found = 0;
+  uint64_t backup_files_recovered = 0;
+  uint64_t messages_recovered = 0;
   uint64_t checkpoints_ok = 0;
   uint64_t checkpoints_failed = 0;
   absl::Duration last_checkpoint_duration = absl::ZeroDuration();
@@ -106,7 +113,16 @@ class SiftStreamBuilder {
   SiftStreamBuilder& IngestionConfig(IngestionConfigSpec config);
   SiftStreamBuilder& Run(RunSpec run);
   SiftStreamBuilder& Mode(StreamMode mode);
+  // Start-up recovery: files an earlier process left in policy.backup_dir (it crashed, or its
+  // Finish ran out of time) are re-ingested in the background, then deleted (or kept, with
+  // retain_backups); Metrics() counts them and Finish() waits for them. The directory is
+  // locked: a second live stream on it fails to Build with FailedPrecondition.
   SiftStreamBuilder& Backups(DiskBackupPolicy policy);
+  // When backup files are fdatasync'ed (sets Backups().sync); SyncPolicy::OnFlush() by default.
+  SiftStreamBuilder& Sync(SyncPolicy policy);
+  // Serialized size above which Send() refuses a message with InvalidArgument (it could never
+  // be streamed). Default 4 MiB, gRPC's default receive limit, less room for framing.
+  SiftStreamBuilder& MaxMessageBytes(size_t bytes);
   SiftStreamBuilder& CheckpointInterval(absl::Duration interval);
   SiftStreamBuilder& AckTimeout(absl::Duration timeout);
   SiftStreamBuilder& LiveRetry(RetryPolicy retry);
@@ -141,6 +157,7 @@ class SiftStreamBuilder {
   RetryPolicy reingest_retry_;
   size_t data_capacity_ = 10240;
   size_t control_capacity_ = 1024;
+  size_t max_message_bytes_ = (4 << 20) - 1024;
   std::string existing_config_id_;
 };
 
@@ -159,6 +176,16 @@ class SiftStream {
   // A request built by the caller; ingestion_config_id and run_id are filled in when empty.
   absl::Status Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request);
 
+  // Returns OK once every message Send() accepted before the call is either durable on disk
+  // (written and fdatasync'ed, file and directory entry: see SyncPolicy) or, in live-only
+  // mode, acknowledged by Sift (Flush ends the open checkpoint to get there). A message Flush
+  // confirmed survives whatever happens to the process next: it is acknowledged, or start-up
+  // recovery finds it. Errors: DeadlineExceeded after `timeout` (nothing is lost, the
+  // messages are just not confirmed yet); DataLoss once the backup disk failed, or in
+  // live-only mode once Sift failed to acknowledge a checkpoint; FailedPrecondition if the
+  // stream stopped first. Any thread; concurrent calls are answered independently.
+  absl::Status Flush(absl::Duration timeout);
+
   // Stops taking messages, streams what is queued, ends the last checkpoint, waits for
   // re-ingestion — all within `timeout`. OK when Sift acknowledged everything (or, in
   // backups-only mode, when every file is closed and clean). Otherwise Unavailable naming the
@@ -175,12 +202,14 @@ class SiftStream {
 
  private:
   friend class SiftStreamBuilder;
-  SiftStream(engine::SetupResult setup, std::string stream_id, engine::RequestBuilder builder);
+  SiftStream(engine::SetupResult setup, std::string stream_id, engine::RequestBuilder builder,
+             size_t max_message_bytes);
   absl::Status Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
 
   engine::SetupResult setup_;
   std::string stream_id_;
   engine::RequestBuilder requests_;
+  const size_t max_message_bytes_;
   std::unique_ptr<engine::Reactor> reactor_;
   std::atomic<uint64_t> sent_messages_{0};
   std::atomic<uint64_t> sent_bytes_{0};

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "io/pbfs_reader.h"
+#include "engine/sift_stream_test_fixture.h"
 #include "testing/fake_sift.h"
 
 namespace sift_stream {
@@ -26,85 +27,6 @@ namespace {
 using testing::FakeSift;
 using testing::FakeSiftOptions;
 using testing::FaultPlan;
-
-constexpr char kKey[] = "sift-stream-test";
-
-int CountFiles(const std::string& dir) {
-  int n = 0;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) n += absl::EndsWith(e->d_name, ".pbfs") ? 1 : 0;
-    closedir(d);
-  }
-  return n;
-}
-
-class SiftStreamTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    FakeSiftOptions options;
-    options.api_keys = {kKey};
-    sift_ = std::move(FakeSift::Start(options)).value();
-    backup_dir_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    mkdir(backup_dir_.c_str(), 0700);
-  }
-
-  SiftStreamBuilder Builder() {
-    IngestionConfigSpec config;
-    config.asset_name = "rig";
-    config.client_key = "rig-v1";
-    sift::ingestion_configs::v2::FlowConfig flow;
-    flow.set_name("f");
-    for (const char* name : {"a", "b"}) {
-      auto* channel = flow.add_channels();
-      channel->set_name(name);
-      channel->set_data_type(sift::common::type::v1::CHANNEL_DATA_TYPE_DOUBLE);
-    }
-    config.flows = {flow};
-    DiskBackupPolicy backups;
-    backups.backup_dir = backup_dir_;
-    backups.max_file_size_bytes = 1 << 20;
-    RetryPolicy retry;
-    retry.initial_backoff = absl::Milliseconds(20);
-    retry.max_backoff = absl::Milliseconds(200);
-    SiftStreamBuilder builder;
-    builder.Uri(sift_->address()).ApiKey(kKey).Tls(false).IngestionConfig(config).Backups(backups)
-        .CheckpointInterval(absl::Milliseconds(200)).AckTimeout(absl::Seconds(2))
-        .LiveRetry(retry).ReingestRetry(retry);
-    return builder;
-  }
-
-  // Sends `count` messages with unique timestamps from `producers` threads.
-  void SendAll(SiftStream& stream, int producers, int count) {
-    std::vector<std::thread> threads;
-    for (int p = 0; p < producers; ++p) {
-      threads.emplace_back([&, p] {
-        for (int i = p; i < count; i += producers) {
-          const absl::Time t = absl::FromUnixMicros(1764000000000000 + i);
-          absl::Status s;
-          do {
-            s = stream.Send("f", t, {ChannelValue::Double(i), ChannelValue::Double(-i)});
-            if (absl::IsResourceExhausted(s)) absl::SleepFor(absl::Milliseconds(1));
-          } while (absl::IsResourceExhausted(s));
-          ASSERT_TRUE(s.ok()) << s;
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
-
-  void ExpectNothingLost(int sent) {
-    const auto stats = sift_->Stats().ingest;
-    EXPECT_EQ(stats.committed_messages, sent) << stats.ToJson();
-    EXPECT_EQ(stats.invalid_messages, 0);
-    std::printf("sent %d, committed %lld, duplicates %lld\n", sent,
-                static_cast<long long>(stats.committed_messages),
-                static_cast<long long>(stats.duplicate_messages));
-  }
-
-  std::unique_ptr<FakeSift> sift_;
-  std::string backup_dir_;
-};
 
 TEST_F(SiftStreamTest, FourProducersWithoutFaultsLoseNothingAndLeaveNoFiles) {
   auto stream = Builder().Build();

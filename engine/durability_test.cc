@@ -1,0 +1,329 @@
+// Durability end to end: Flush() and the sync policies, the backup directory lock, start-up
+// recovery of files a dead process left, and messages at the edges of what Send() takes.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/sift_stream.h"
+#include "engine/sift_stream_test_fixture.h"
+#include "gtest/gtest.h"
+#include "io/pbfs_reader.h"
+
+namespace sift_stream {
+namespace {
+
+// Messages in the .pbfs files of `dir`, read the way recovery reads them.
+int64_t MessagesOnDisk(const std::string& dir) {
+  int64_t messages = 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  while (dirent* e = readdir(d)) {
+    if (!absl::EndsWith(e->d_name, ".pbfs")) continue;
+    auto reader = io::PbfsReader::OpenFile(absl::StrCat(dir, "/", e->d_name),
+                                           io::PbfsReadMode::kSalvage);
+    if (!reader.ok()) continue;
+    absl::string_view message;
+    while ((*reader)->Next(&message)) ++messages;
+  }
+  closedir(d);
+  return messages;
+}
+
+void RemoveBackupFiles(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    if (absl::EndsWith(e->d_name, ".pbfs")) unlink(absl::StrCat(dir, "/", e->d_name).c_str());
+  }
+  closedir(d);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+void SendRange(SiftStream& stream, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    const absl::Time t = absl::FromUnixMicros(1764000000000000 + i);
+    absl::Status s;
+    do {
+      s = stream.Send("f", t, {ChannelValue::Double(i), ChannelValue::Double(-i)});
+      if (absl::IsResourceExhausted(s)) absl::SleepFor(absl::Milliseconds(1));
+    } while (absl::IsResourceExhausted(s));
+    ASSERT_TRUE(s.ok()) << s;
+  }
+}
+
+using DurabilityTest = SiftStreamTest;
+
+TEST_F(DurabilityTest, FlushMakesEveryEarlierMessageDurableOnDisk) {
+  auto stream = Builder().Mode(StreamMode::kBackupsOnly).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 5000);
+  ASSERT_TRUE((*stream)->Flush(absl::Seconds(10)).ok());
+  EXPECT_GE((*stream)->Metrics().messages_durable, 5000u);
+  // Durable means on disk now, readable by recovery, before the stream finishes.
+  EXPECT_GE(MessagesOnDisk(backup_dir_), 5000);
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+}
+
+TEST_F(DurabilityTest, FlushUnderContinuousSendingIsAnsweredEveryTime) {
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
+  std::thread producer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      SendRange(**stream, i, i + 1);
+      sent.store(i + 1);
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    absl::SleepFor(absl::Milliseconds(10));
+    const int before = sent.load();
+    absl::Status flushed = (*stream)->Flush(absl::Seconds(10));
+    ASSERT_TRUE(flushed.ok()) << "round " << round << ": " << flushed;
+    EXPECT_GE((*stream)->Metrics().messages_durable, static_cast<uint64_t>(before));
+  }
+  stop = true;
+  producer.join();
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  ExpectNothingLost(sent.load());
+}
+
+TEST_F(DurabilityTest, EverySyncPolicyMakesDataDurableWithoutFlush) {
+  for (SyncPolicy policy : {SyncPolicy::Every(absl::Milliseconds(20)),
+                            SyncPolicy::EveryBytes(4096), SyncPolicy::Never()}) {
+    SCOPED_TRACE(engine::SyncPolicyName(policy.kind));
+    auto stream = Builder().Mode(StreamMode::kBackupsOnly).Sync(policy).Build();
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    SendRange(**stream, 0, 3000);
+    if (policy.kind == SyncPolicy::Kind::kNever) {
+      // Nothing syncs by itself; Flush still confirms the writes.
+      ASSERT_TRUE((*stream)->Flush(absl::Seconds(10)).ok());
+      EXPECT_GE((*stream)->Metrics().messages_durable, 3000u);
+    } else {
+      // The interval policy syncs the whole open chunk; the bytes policy syncs what went out.
+      const uint64_t want = policy.kind == SyncPolicy::Kind::kInterval ? 3000 : 1;
+      const absl::Time deadline = absl::Now() + absl::Seconds(10);
+      while ((*stream)->Metrics().messages_durable < want && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+      EXPECT_GE((*stream)->Metrics().messages_durable, want);
+    }
+    EXPECT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+    EXPECT_EQ(MessagesOnDisk(backup_dir_), 3000);
+    RemoveBackupFiles(backup_dir_);
+  }
+}
+
+TEST_F(DurabilityTest, LiveOnlyFlushWaitsForSiftsAcknowledgement) {
+  auto stream = Builder().Mode(StreamMode::kLiveOnly)
+                    .CheckpointInterval(absl::Hours(1)).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 2000);
+  absl::Status flushed = (*stream)->Flush(absl::Seconds(10));
+  ASSERT_TRUE(flushed.ok()) << flushed;
+  // No timer ended the checkpoint: Flush did, and Sift committed everything before it.
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, 2000);
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+}
+
+TEST_F(DurabilityTest, LiveOnlyFlushAfterAFailedCheckpointReportsDataLoss) {
+  FaultPlan plan;
+  plan.fail_at_end.nth = 1;  // Every stream fails at its end: nothing is acknowledged.
+  plan.fail_at_end.every = true;
+  sift_->SetFaults(plan);
+  auto stream = Builder().Mode(StreamMode::kLiveOnly)
+                    .CheckpointInterval(absl::Hours(1)).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 100);
+  absl::Status flushed = (*stream)->Flush(absl::Seconds(10));
+  EXPECT_TRUE(absl::IsDataLoss(flushed)) << flushed;
+  EXPECT_TRUE(absl::StrContains(flushed.message(), "live-only")) << flushed;
+  (void)(*stream)->Finish(absl::Seconds(5));
+}
+
+TEST_F(DurabilityTest, SecondLiveStreamOnTheSameDirectoryIsRefusedNamingTheHolder) {
+  auto first = Builder().Build();
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Builder().Build();
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), absl::StrCat("pid ", getpid())))
+      << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), backup_dir_)) << second.status();
+  ASSERT_TRUE((*first)->Finish(absl::Seconds(10)).ok());
+  first->reset();
+  // The lock goes with the stream: the directory is free again.
+  auto third = Builder().Build();
+  ASSERT_TRUE(third.ok()) << third.status();
+  struct stat st;
+  ASSERT_EQ(stat((backup_dir_ + "/sift_stream.lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(DurabilityTest, LeftoverFilesAreRecoveredAtStartAndDeleted) {
+  {
+    // A stream that could not reach Sift: everything stays on disk, as after a crash.
+    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 4000);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  const int leftovers = CountFiles(backup_dir_);
+  ASSERT_GT(leftovers, 0);
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 4000, 5000);
+  absl::Status finished = (*stream)->Finish(absl::Seconds(30));
+  EXPECT_TRUE(finished.ok()) << finished;  // Finish waited for recovery too.
+  ExpectNothingLost(5000);
+  const SiftStreamMetrics m = (*stream)->Metrics();
+  EXPECT_EQ(m.recovery_files_found, static_cast<uint64_t>(leftovers));
+  EXPECT_EQ(m.backup_files_recovered, static_cast<uint64_t>(leftovers));
+  EXPECT_EQ(m.messages_recovered, 4000u);
+  EXPECT_EQ(CountFiles(backup_dir_), 0);
+}
+
+TEST_F(DurabilityTest, RetainedRecoveredFilesAreMarkedAndNotSentAgain) {
+  {
+    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 1000);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  const int leftovers = CountFiles(backup_dir_);
+  for (int run = 0; run < 2; ++run) {
+    SCOPED_TRACE(absl::StrCat("run ", run));
+    DiskBackupPolicy backups;
+    backups.backup_dir = backup_dir_;
+    backups.retain_backups = true;
+    auto stream = Builder().Backups(backups).Build();
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    ASSERT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+    EXPECT_EQ((*stream)->Metrics().recovery_files_found, run == 0 ? leftovers : 0u);
+  }
+  ExpectNothingLost(1000);
+  EXPECT_EQ(sift_->Stats().ingest.duplicate_messages, 0);
+  EXPECT_EQ(CountFiles(backup_dir_), leftovers);
+}
+
+TEST_F(DurabilityTest, TornLeftoverFileGivesUpItsIntactMessagesAndIsDeleted) {
+  {
+    DiskBackupPolicy backups;
+    backups.backup_dir = backup_dir_;
+    backups.max_file_size_bytes = 64 << 20;  // One file.
+    auto earlier = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 20000);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  DIR* d = opendir(backup_dir_.c_str());
+  std::string file;
+  while (dirent* e = readdir(d)) {
+    if (absl::EndsWith(e->d_name, ".pbfs")) file = absl::StrCat(backup_dir_, "/", e->d_name);
+  }
+  closedir(d);
+  ASSERT_FALSE(file.empty());
+  struct stat st;
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  ASSERT_EQ(truncate(file.c_str(), st.st_size - 100), 0);  // A crash mid-write.
+  const int64_t intact = MessagesOnDisk(backup_dir_);
+  ASSERT_LT(intact, 20000);
+  ASSERT_GT(intact, 0);
+
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  absl::Status finished = (*stream)->Finish(absl::Seconds(30));
+  EXPECT_TRUE(finished.ok()) << finished;
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, intact);
+  EXPECT_EQ((*stream)->Metrics().messages_recovered, static_cast<uint64_t>(intact));
+  EXPECT_FALSE(Exists(file));
+}
+
+TEST_F(DurabilityTest, RecoveryThatSiftRefusesKeepsTheFilesAndFinishNamesThem) {
+  {
+    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 500);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  const int leftovers = CountFiles(backup_dir_);
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  sift_->RefuseStreamsFor(absl::Seconds(30));
+  absl::Status finished = (*stream)->Finish(absl::Seconds(2));
+  EXPECT_FALSE(finished.ok());
+  EXPECT_TRUE(absl::StrContains(finished.message(), ".pbfs")) << finished;
+  EXPECT_EQ(CountFiles(backup_dir_), leftovers);
+}
+
+TEST_F(DurabilityTest, MessageOverTheSizeLimitIsRefusedAndTheStreamGoesOn) {
+  IngestionConfigSpec config;
+  config.asset_name = "rig";
+  config.client_key = "rig-text";
+  sift::ingestion_configs::v2::FlowConfig flow;
+  flow.set_name("log");
+  auto* channel = flow.add_channels();
+  channel->set_name("line");
+  channel->set_data_type(sift::common::type::v1::CHANNEL_DATA_TYPE_STRING);
+  config.flows = {flow};
+  auto stream = Builder().IngestionConfig(config).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  const absl::Time t = absl::FromUnixMicros(1764000000000000);
+  absl::Status huge = (*stream)->Send("log", t, {ChannelValue::String(std::string(5 << 20, 'x'))});
+  EXPECT_TRUE(absl::IsInvalidArgument(huge)) << huge;
+  EXPECT_TRUE(absl::StrContains(huge.message(), "limit")) << huge;
+  // Empty strings and large-but-legal ones stream normally.
+  EXPECT_TRUE((*stream)->Send("log", t, {ChannelValue::String("")}).ok());
+  EXPECT_TRUE((*stream)->Send("log", t + absl::Microseconds(1),
+                              {ChannelValue::String(std::string(3 << 20, 'y'))}).ok());
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, 2);
+}
+
+TEST_F(DurabilityTest, NanAndInfinityAreLegalDoublesAndArrive) {
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  const double specials[] = {std::nan(""), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(), -0.0,
+                             std::numeric_limits<double>::denorm_min()};
+  int i = 0;
+  for (double v : specials) {
+    absl::Status s = (*stream)->Send("f", absl::FromUnixMicros(1764000000000000 + i++),
+                                     {ChannelValue::Double(v), ChannelValue::Double(v)});
+    EXPECT_TRUE(s.ok()) << v << ": " << s;
+  }
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  ExpectNothingLost(5);
+}
+
+TEST_F(DurabilityTest, ApiKeyNeverAppearsInErrorsOrMetrics) {
+  sift_->RefuseStreamsFor(absl::Seconds(30));
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 100);
+  absl::Status finished = (*stream)->Finish(absl::Seconds(1));
+  EXPECT_FALSE(absl::StrContains(finished.message(), kKey)) << finished;
+  EXPECT_FALSE(absl::StrContains((*stream)->Metrics().last_error, kKey));
+  auto refused = Builder().ApiKey("wrong-key-123").Build();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_FALSE(absl::StrContains(refused.status().message(), "wrong-key-123"))
+      << refused.status();
+}
+
+}  // namespace
+}  // namespace sift_stream
