@@ -3,8 +3,13 @@
 // Contract (other checks rely on these flags and on the last stdout line):
 //   bench --uri=HOST:PORT --api_key=K --messages=N --channels=C --backup_dir=D
 //         [--retain_backups] [--no_backups] [--backups_only] [--checkpoint_interval_ms=T]
-//         [--no_setup_calls] [--producers=P]
-// Flow "bench" with C double channels; message i has timestamp start + i µs (unique).
+//         [--no_setup_calls] [--producers=P] [--start_us=S] [--flush_every=K]
+//         [--progress_file=F]
+// Flow "bench" with C double channels; message i has timestamp S + i µs (S: --start_us, or
+// now). --flush_every=K calls Flush() after every K sends; each time it returns OK, F is
+// atomically replaced (write, rename) by the number of messages it covers, as decimal text:
+// messages 0..count-1 are then confirmed. A bench started on a backup_dir with leftover files
+// recovers them (SiftStream's start-up recovery) before it exits 0.
 // --no_setup_calls streams into a fixed config id without unary calls. Human progress goes to
 // stderr; the last stdout line is one JSON object with at least sent, msgs_per_s,
 // cpu_ns_per_msg, reingested, checkpoints, checkpoints_failed, dropped_live. Exit status 0
@@ -12,11 +17,15 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -36,6 +45,11 @@ DEFINE_int64(checkpoint_interval_ms, 10000, "checkpoint interval");
 DEFINE_bool(no_setup_calls, false, "skip the set-up calls; stream into a fixed config id");
 DEFINE_int32(producers, 1, "threads calling Send at once");
 DEFINE_int64(finish_timeout_ms, 120000, "how long Finish may take");
+DEFINE_int64(start_us, 0, "timestamp of message 0 in µs since the epoch; 0: now");
+DEFINE_int64(flush_every, 0, "call Flush() after every K sends (needs --producers=1)");
+DEFINE_string(progress_file, "", "with --flush_every: rewritten with each confirmed count");
+DEFINE_string(sync_policy, "on_flush",
+              "when backups are fdatasync'ed: on_flush, interval:MS, bytes:N or never");
 
 namespace sift_stream {
 namespace {
@@ -64,8 +78,42 @@ IngestionConfigSpec BenchConfig() {
   return config;
 }
 
+absl::StatusOr<SyncPolicy> ParseSyncPolicy(const std::string& text) {
+  int64_t n = 0;
+  if (text == "on_flush") return SyncPolicy::OnFlush();
+  if (text == "never") return SyncPolicy::Never();
+  if (absl::StartsWith(text, "interval:") && absl::SimpleAtoi(text.substr(9), &n) && n > 0) {
+    return SyncPolicy::Every(absl::Milliseconds(n));
+  }
+  if (absl::StartsWith(text, "bytes:") && absl::SimpleAtoi(text.substr(6), &n) && n > 0) {
+    return SyncPolicy::EveryBytes(n);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--sync_policy=", text, " is not one of on_flush, interval:MS, bytes:N, never"));
+}
+
+// Replaces `path` as a whole: a reader (even after this process is killed) sees the old count
+// or the new one, never a torn write.
+absl::Status WriteProgress(const std::string& path, int64_t count) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << count << "\n";
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", temp));
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", temp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+struct FlushStats {
+  int64_t flushes = 0;
+  std::vector<double> latencies_us;
+};
+
 // Sends messages [p, messages) stepping by producers; retries while the backup path is full.
-absl::Status Produce(SiftStream& stream, int p, absl::Time start) {
+absl::Status Produce(SiftStream& stream, int p, absl::Time start, FlushStats* flushes) {
   std::vector<ChannelValue> values(FLAGS_channels, ChannelValue::Double(0));
   for (int64_t i = p; i < FLAGS_messages; i += FLAGS_producers) {
     for (int c = 0; c < FLAGS_channels; ++c) values[c] = ChannelValue::Double(i * 0.001 + c);
@@ -75,8 +123,23 @@ absl::Status Produce(SiftStream& stream, int p, absl::Time start) {
       std::this_thread::yield();
     }
     if (!s.ok()) return s;
+    if (FLAGS_flush_every > 0 && (i + 1) % FLAGS_flush_every == 0) {
+      const absl::Time t0 = absl::Now();
+      if (absl::Status f = stream.Flush(absl::Seconds(60)); !f.ok()) return f;
+      flushes->latencies_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+      ++flushes->flushes;
+      if (!FLAGS_progress_file.empty()) {
+        if (absl::Status w = WriteProgress(FLAGS_progress_file, i + 1); !w.ok()) return w;
+      }
+    }
   }
   return absl::OkStatus();
+}
+
+double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<size_t>(q * (values.size() - 1))];
 }
 
 int Run() {
@@ -84,7 +147,17 @@ int Run() {
     std::fprintf(stderr, "bench: --no_backups and --backups_only exclude each other\n");
     return 2;
   }
+  if (FLAGS_flush_every > 0 && FLAGS_producers != 1) {
+    std::fprintf(stderr, "bench: --flush_every needs --producers=1 (counts must be a prefix)\n");
+    return 2;
+  }
+  absl::StatusOr<SyncPolicy> sync = ParseSyncPolicy(FLAGS_sync_policy);
+  if (!sync.ok()) {
+    std::fprintf(stderr, "bench: %s\n", std::string(sync.status().message()).c_str());
+    return 2;
+  }
   DiskBackupPolicy backups;
+  backups.sync = *sync;
   backups.backup_dir = FLAGS_backup_dir;
   backups.retain_backups = FLAGS_retain_backups;
   SiftStreamBuilder builder;
@@ -101,11 +174,15 @@ int Run() {
     return 1;
   }
   const absl::Time start = absl::Now();
+  const absl::Time first_timestamp =
+      FLAGS_start_us > 0 ? absl::FromUnixMicros(FLAGS_start_us) : start;
   const double cpu0 = CpuSeconds();
   std::vector<std::thread> producers;
   std::vector<absl::Status> results(FLAGS_producers);
+  FlushStats flushes;
   for (int p = 0; p < FLAGS_producers; ++p) {
-    producers.emplace_back([&, p] { results[p] = Produce(**stream, p, start); });
+    producers.emplace_back(
+        [&, p] { results[p] = Produce(**stream, p, first_timestamp, &flushes); });
   }
   for (auto& t : producers) t.join();
   const absl::Time sent_at = absl::Now();
@@ -125,7 +202,9 @@ int Run() {
       "{\"ok\":%s,\"sent\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f,\"cpu_ns_per_msg\":%.0f,"
       "\"acknowledged\":%llu,\"reingested\":%llu,\"checkpoints\":%llu,"
       "\"checkpoints_failed\":%llu,\"dropped_live\":%llu,\"backed_up\":%llu,"
-      "\"producers\":%d,\"channels\":%d}\n",
+      "\"producers\":%d,\"channels\":%d,\"flushes\":%lld,\"flush_p50_us\":%.0f,"
+      "\"flush_p99_us\":%.0f,\"durable\":%llu,\"recovered_files\":%llu,"
+      "\"recovered_messages\":%llu,\"sync_policy\":\"%s\"}\n",
       finished.ok() ? "true" : "false", static_cast<unsigned long long>(m.messages_sent),
       n / wall, m.bytes_sent / wall / 1e6, n > 0 ? cpu * 1e9 / n : 0.0,
       static_cast<unsigned long long>(m.messages_acknowledged),
@@ -133,7 +212,12 @@ int Run() {
       static_cast<unsigned long long>(m.checkpoints_ok + m.checkpoints_failed),
       static_cast<unsigned long long>(m.checkpoints_failed),
       static_cast<unsigned long long>(m.messages_dropped_live),
-      static_cast<unsigned long long>(m.messages_backed_up), FLAGS_producers, FLAGS_channels);
+      static_cast<unsigned long long>(m.messages_backed_up), FLAGS_producers, FLAGS_channels,
+      static_cast<long long>(flushes.flushes), Percentile(flushes.latencies_us, 0.5),
+      Percentile(flushes.latencies_us, 0.99),
+      static_cast<unsigned long long>(m.messages_durable),
+      static_cast<unsigned long long>(m.backup_files_recovered),
+      static_cast<unsigned long long>(m.messages_recovered), FLAGS_sync_policy.c_str());
   return finished.ok() ? 0 : 1;
 }
 

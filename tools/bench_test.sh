@@ -35,4 +35,30 @@ if "$bench" --uri=127.0.0.1:$port --api_key=k --messages=10 --backup_dir="$dir/b
   echo "bench exited 0 with no server"; cat "$dir/out2.txt" "$dir/err2.txt"; exit 1
 fi
 tail -n 1 "$dir/out2.txt" | grep -q '"ok":false' || { echo "no failure JSON"; exit 1; }
+
+# Leftovers and Flush: a backups-only run leaves files; the next run (a new server) recovers
+# them before exiting 0, and its progress file holds the last count Flush confirmed.
+coproc SIFT2 { exec "$server" --port=0 --stats_file="$dir/stats2.json" --stats_interval_ms=50 \
+                 --api_keys=k 2>"$dir/server2.log"; }
+read -r port2 <&"${SIFT2[0]}"
+server2_pid=$SIFT2_PID
+trap 'kill -TERM $server2_pid 2>/dev/null || true' EXIT
+"$bench" --uri=127.0.0.1:$port2 --api_key=k --messages=3000 --backups_only \
+  --start_us=1000000 --backup_dir="$dir/backups" >"$dir/out3.txt" 2>"$dir/err3.txt" \
+  || { cat "$dir/err3.txt"; echo "backups-only bench failed"; exit 1; }
+ls "$dir/backups"/*.pbfs >/dev/null || { echo "backups-only left no files"; exit 1; }
+"$bench" --uri=127.0.0.1:$port2 --api_key=k --messages=2000 --start_us=2000000 \
+  --flush_every=500 --progress_file="$dir/progress" --checkpoint_interval_ms=100 \
+  --backup_dir="$dir/backups" >"$dir/out4.txt" 2>"$dir/err4.txt" \
+  || { cat "$dir/err4.txt"; echo "recovering bench failed"; exit 1; }
+last4=$(tail -n 1 "$dir/out4.txt")
+[ "$(cat "$dir/progress")" = 2000 ] || { echo "progress file: $(cat "$dir/progress")"; exit 1; }
+echo "$last4" | grep -q '"flushes":4,' || { echo "flush count: $last4"; exit 1; }
+echo "$last4" | grep -q '"recovered_messages":3000,' || { echo "recovery: $last4"; exit 1; }
+sleep 0.2
+grep -q '"committed_messages":5000' "$dir/stats2.json" || { cat "$dir/stats2.json"; exit 1; }
+if ls "$dir/backups"/*.pbfs >/dev/null 2>&1; then echo "recovered files left behind"; exit 1; fi
+if "$bench" --messages=10 --flush_every=5 --producers=2 >/dev/null 2>&1; then
+  echo "--flush_every with 2 producers was accepted"; exit 1
+fi
 echo "bench contract holds: $last"
