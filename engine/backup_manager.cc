@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -372,6 +373,8 @@ std::optional<BackupManager::State> BackupManager::OpenNextFile() {
   files_.push_back(std::move(path));
   ++metrics_.files_created;
   file_serial_ = metrics_.files_created;
+  file_counted_buffered_ = false;
+  NoteBufferedIo();
   RequestDirSync();  // The file's entry is dir_entries_created_ == file_serial_.
   return State::kWriting;
 }
@@ -448,7 +451,19 @@ void BackupManager::AfterLedgerChange() {
 
 void BackupManager::OnFileProgress() {
   if (destroying_) return;
+  NoteBufferedIo();
   Step();
+}
+
+void BackupManager::NoteBufferedIo() {
+  if (file_ == nullptr || file_->direct_io() || file_counted_buffered_) return;
+  file_counted_buffered_ = true;
+  if (metrics_.files_buffered++ == 0) {
+    std::fprintf(stderr,
+                 "sift_stream: backup directory %s refuses O_DIRECT (e.g. ramfs or an overlay); "
+                 "backup files use buffered writes through the page cache instead\n",
+                 policy_.backup_dir.c_str());
+  }
 }
 
 void BackupManager::RequestDirSync() {

@@ -185,6 +185,9 @@ struct BackupMetrics {
   uint64_t checkpoints_completed = 0;   // Resolved by kCheckpointComplete.
   uint64_t checkpoints_reingested = 0;  // Completed checkpoints handed to re-ingestion.
   uint64_t checkpoints_waiting = 0;     // Ended, not yet resolved.
+  // Files written with buffered I/O because the file system refused O_DIRECT (ramfs, some
+  // overlays): correct, but they go through the page cache.
+  uint64_t files_buffered = 0;
 };
 
 class BackupManager {
@@ -294,6 +297,8 @@ class BackupManager {
   // Seals the open chunk if its checkpoint has ended, steps, and disposes of what resolved.
   void AfterLedgerChange();
   void OnFileProgress();
+  // Counts (and says once, on stderr) that the current file fell back to buffered writes.
+  void NoteBufferedIo();
   void OnDirSynced(io::Completion& completion);
   void OnUnlinked(io::Completion& completion);
 
@@ -346,6 +351,7 @@ class BackupManager {
   // inside its own progress callback.
   std::unique_ptr<io::AppendFile> retired_;
   bool closing_full_file_ = false;  // kClosing because of size, not an end.
+  bool file_counted_buffered_ = false;  // file_ is in metrics_.files_buffered already.
 
   CheckpointLedger ledger_;
   std::vector<std::string> files_;  // Files of ledger_.writing(), in write order.

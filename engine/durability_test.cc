@@ -1,7 +1,10 @@
 // Durability end to end: Flush() and the sync policies, the backup directory lock, start-up
 // recovery of files a dead process left, and messages at the edges of what Send() takes.
 
+#include <errno.h>
 #include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -309,6 +312,22 @@ TEST_F(DurabilityTest, NanAndInfinityAreLegalDoublesAndArrive) {
   }
   EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
   ExpectNothingLost(5);
+}
+
+TEST_F(DurabilityTest, BackupDirThatRefusesDirectIoFallsBackSaysSoAndLosesNothing) {
+  if (mount("ramfs", backup_dir_.c_str(), "ramfs", 0, nullptr) != 0) {
+    GTEST_SKIP() << "cannot mount ramfs here (needs root): " << strerror(errno);
+  }
+  {
+    auto stream = Builder().Build();
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    SendRange(**stream, 0, 3000);
+    ASSERT_TRUE((*stream)->Flush(absl::Seconds(10)).ok());
+    EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+    EXPECT_GT((*stream)->Metrics().backup_files_buffered, 0u);
+  }
+  ExpectNothingLost(3000);
+  umount2(backup_dir_.c_str(), MNT_DETACH);
 }
 
 TEST_F(DurabilityTest, ApiKeyNeverAppearsInErrorsOrMetrics) {

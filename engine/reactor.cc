@@ -484,6 +484,7 @@ void Reactor::PublishMetrics() {
     m.backup_files_deleted = backup.files_deleted;
     m.backup_rotations = backup.rotations;
     m.messages_durable = backup_->durable_messages();
+    m.backup_files_buffered = backup.files_buffered;
   }
   if (reingestion_ != nullptr) {
     const ReingestionMetrics& re = reingestion_->metrics();

@@ -95,6 +95,9 @@ struct SiftStreamMetrics {
   uint64_t backup_files_created = 0;
   uint64_t backup_files_deleted = 0;
   uint64_t backup_rotations = 0;
+  // Backup files written through the page cache because backup_dir refuses O_DIRECT (ramfs,
+  // some overlays; said once on stderr too).
+  uint64_t backup_files_buffered = 0;
   uint64_t send_queue_depth = 0;
   uint64_t live_queue_depth = 0;
   uint64_t errors = 0;  // ErrorSignals raised (see last_error).
