@@ -9,8 +9,10 @@
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "io/fault_injection.h"
 
 namespace sift_stream::io {
 namespace {
@@ -48,6 +50,19 @@ int OpenOwnEmptyFile(const std::string& path) {
   return fd;
 }
 
+// open(2) of a new file, unless a test's fault plan makes it fail (io/fault_injection.h).
+int CreateFile(const std::string& path, int flags, mode_t mode) {
+  if (FaultInjectionActive()) {
+    std::optional<InjectedFault> fault =
+        DecideFault(FaultOpBit(FaultOp::kOpen), -1, path.c_str(), nullptr, 0);
+    if (fault.has_value()) {
+      errno = fault->error;
+      return -1;
+    }
+  }
+  return open(path.c_str(), flags, mode);
+}
+
 absl::Status DropDirectIo(int fd, const std::string& path) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_DIRECT) < 0) {
@@ -74,7 +89,7 @@ absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Create(Ring& ring, std::
   }
   const int base_flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
   bool direct = options.direct;
-  int fd = open(path.c_str(), base_flags | (direct ? O_DIRECT : 0), options.mode);
+  int fd = CreateFile(path, base_flags | (direct ? O_DIRECT : 0), options.mode);
   if (fd < 0 && direct && errno == EINVAL) {
     // Refused O_DIRECT (ramfs, some overlays). The refusal comes after the file was created,
     // so open the one we just made, and only if it is still empty.

@@ -21,7 +21,9 @@
 // `written_size()`, `synced_size()`, `status()` and `free_bytes()`.
 //
 // Open and close are plain system calls: they happen once per file (per rotation), and
-// ftruncate has no io_uring operation in the kernels we support.
+// ftruncate has no io_uring operation in the kernels we support. Short writes are continued by
+// the ring (io/ring.h), so a buffer's write completes whole or fails; tests can inject failed
+// creates, writes and syncs, and short writes, through io/fault_injection.h.
 //
 // Example (synchronously, as a tool would):
 //

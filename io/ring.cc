@@ -1,12 +1,16 @@
 #include "io/ring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "io/fault_injection.h"
 
 namespace sift_stream::io {
 
@@ -71,14 +75,66 @@ void Ring::Start(Completion& c, Completion::Op op, Callback callback) {
   c.in_flight_ = true;
   c.result = 0;
   c.done_ = 0;
+  c.fault_length_ = 0;
   c.next_ = nullptr;
   ++in_flight_;
+  if (FaultInjectionActive() && InjectFault(c)) return;
+  QueueUnsubmitted(c);
+}
+
+void Ring::QueueUnsubmitted(Completion& c) {
+  c.next_ = nullptr;
   if (unsubmitted_tail_ == nullptr) {
     unsubmitted_head_ = &c;
   } else {
     unsubmitted_tail_->next_ = &c;
   }
   unsubmitted_tail_ = &c;
+}
+
+bool Ring::InjectFault(Completion& c) {
+  uint32_t kinds = 0;
+  const char* path = nullptr;
+  const char* path2 = nullptr;
+  int fd = -1;
+  switch (c.op_) {
+    case Completion::Op::kWrite:
+      kinds = FaultOpBit(FaultOp::kWrite);
+      fd = c.fd_;
+      break;
+    case Completion::Op::kFsync:
+      kinds = FaultOpBit(FaultOp::kFsync) |
+              FaultOpBit((c.flags_ & IORING_FSYNC_DATASYNC) != 0 ? FaultOp::kDataSync
+                                                                  : FaultOp::kFullSync);
+      fd = c.fd_;
+      break;
+    case Completion::Op::kOpenAt:
+      if ((c.flags_ & O_CREAT) == 0) return false;  // Only creation is a fault site.
+      kinds = FaultOpBit(FaultOp::kOpen);
+      path = c.path_;
+      break;
+    case Completion::Op::kUnlinkAt:
+      kinds = FaultOpBit(FaultOp::kUnlink);
+      path = c.path_;
+      break;
+    case Completion::Op::kRenameAt:
+      kinds = FaultOpBit(FaultOp::kRename);
+      path = c.path_;
+      path2 = c.new_path_;
+      break;
+    default:
+      return false;
+  }
+  std::optional<InjectedFault> fault = DecideFault(kinds, fd, path, path2, c.length_);
+  if (!fault.has_value()) return false;
+  if (fault->outcome == FaultOutcome::kShortWrite) {
+    c.fault_length_ = fault->write_bytes;  // Prepare() asks the kernel for this much only.
+    return false;
+  }
+  // Never submitted, so the file is as a refused operation leaves it; the callback runs on
+  // the next turn, like any completion (Reap also retries an injected EINTR for real).
+  Reap(c, -fault->error);
+  return true;
 }
 
 void Ring::Write(Completion& c, int fd, const void* buffer, uint32_t length, uint64_t offset,
@@ -152,10 +208,12 @@ void Ring::Nop(Completion& c, Callback callback) { Start(c, Completion::Op::kNop
 void Ring::Prepare(io_uring_sqe* sqe, Completion& c) {
   char* buffer = static_cast<char*>(c.buffer_);
   switch (c.op_) {
-    case Completion::Op::kWrite:
-      io_uring_prep_write(sqe, c.fd_, buffer + c.done_, c.length_ - c.done_,
-                          c.offset_ + c.done_);
+    case Completion::Op::kWrite: {
+      uint32_t length = c.length_ - c.done_;
+      if (c.fault_length_ != 0) length = std::min(length, std::exchange(c.fault_length_, 0u));
+      io_uring_prep_write(sqe, c.fd_, buffer + c.done_, length, c.offset_ + c.done_);
       break;
+    }
     case Completion::Op::kRead:
       io_uring_prep_read(sqe, c.fd_, buffer, c.length_, c.offset_);
       break;
@@ -216,13 +274,7 @@ void Ring::Reap(Completion& c, int32_t result) {
   }
   if (c.op_ == Completion::Op::kTimeout && result == -ETIME) result = 0;
   if (retry) {
-    c.next_ = nullptr;
-    if (unsubmitted_tail_ == nullptr) {
-      unsubmitted_head_ = &c;
-    } else {
-      unsubmitted_tail_->next_ = &c;
-    }
-    unsubmitted_tail_ = &c;
+    QueueUnsubmitted(c);
     return;
   }
   c.result = result;
@@ -256,7 +308,9 @@ int Ring::RunReaped() {
 absl::StatusOr<int> Ring::RunOnce(absl::Duration max_wait) {
   FillSubmissionQueue();
   int ret = 0;
-  if (max_wait <= absl::ZeroDuration() || io_uring_cq_ready(&ring_) > 0) {
+  // Completions reaped outside the kernel (injected faults) must not wait behind it.
+  const bool ready = io_uring_cq_ready(&ring_) > 0 || reaped_head_ != nullptr;
+  if (max_wait <= absl::ZeroDuration() || ready) {
     if (io_uring_sq_ready(&ring_) > 0) {
       ret = io_uring_submit(&ring_);
       ++submit_calls_;

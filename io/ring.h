@@ -12,6 +12,10 @@
 // result. Short writes are continued and EINTR/EAGAIN are resubmitted inside the ring, so a
 // write's callback sees either the full length or a negative errno.
 //
+// Tests can make writes, fsyncs, creating opens, renames and unlinks fail or come up short
+// through io/fault_injection.h; without an installed plan that costs one relaxed atomic load
+// per started operation.
+//
 // Thread-safety: a Ring and its Completions belong to one thread (the reactor). Other threads
 // wake that thread through `Wakeup` (io/wakeup.h).
 //
@@ -113,6 +117,9 @@ class Completion {
   void* buffer_ = nullptr;
   uint32_t length_ = 0;
   uint32_t done_ = 0;  // Bytes of a write already completed.
+  // An injected short write (io/fault_injection.h): the length its first submission asks the
+  // kernel for instead of the whole; 0 once submitted or when none was injected.
+  uint32_t fault_length_ = 0;
   uint64_t offset_ = 0;
   const char* path_ = nullptr;
   const char* new_path_ = nullptr;
@@ -169,6 +176,9 @@ class Ring {
   Ring() = default;
 
   void Start(Completion& c, Completion::Op op, Callback callback);
+  // Asks the installed fault plan about `c`; true if `c` already completed (injected failure).
+  bool InjectFault(Completion& c);
+  void QueueUnsubmitted(Completion& c);
   // Moves queued operations into SQEs while there is room.
   void FillSubmissionQueue();
   void Prepare(io_uring_sqe* sqe, Completion& c);
