@@ -112,7 +112,7 @@ BackupManager::~BackupManager() {
   destroying_ = true;
   *self_ = nullptr;
   // The kernel holds pointers to our Completions (and their paths) until they complete.
-  while (dir_sync_.in_flight() || unlink_.in_flight()) {
+  while (dir_sync_.in_flight() || unlink_.in_flight() || create_retry_.in_flight()) {
     if (!ring_.RunOnce(kDrainTurn).ok()) std::abort();
   }
   file_.reset();  // AppendFile waits for its own writes.
@@ -205,6 +205,7 @@ bool BackupManager::idle() const {
   const bool work_waiting = state_ != State::kFailed && (state_ == State::kClosing || pending_ ||
                                                          ledger_.end_pending());
   if (work_waiting || (file_ != nullptr && file_->writing())) return false;
+  if (create_retry_.in_flight() || !create_stall_.ok()) return false;
   return !dir_sync_.in_flight() && !unlink_.in_flight() && unlink_queue_.empty();
 }
 
@@ -250,7 +251,10 @@ void BackupManager::Step() {
 
 std::optional<BackupManager::State> BackupManager::StepIdle() {
   if (!pending_ && !encoder_.empty() && must_seal()) SealChunk();
-  if (pending_is_current()) return OpenNextFile();
+  if (pending_is_current()) {
+    if (create_retry_.in_flight()) return std::nullopt;  // The disk was full: wait for it.
+    return OpenNextFile();
+  }
   if (ledger_.end_pending()) {
     // The ended checkpoint's last file is closed (or it had none). A sealed chunk of a later
     // checkpoint waits for its own checkpoint's first file.
@@ -368,7 +372,20 @@ std::optional<BackupManager::State> BackupManager::OpenNextFile() {
                                      ledger_.writing(), files_.size() + 1);
   absl::StatusOr<std::unique_ptr<io::AppendFile>> file =
       io::AppendFile::Create(ring_, path, options_.file, [this] { OnFileProgress(); });
+  if (absl::IsResourceExhausted(file.status())) {
+    // The disk is full: nothing was created; try again after a backoff, dropping nothing.
+    create_stall_ = absl::ResourceExhaustedError(absl::StrCat(
+        file.status().message(), ": the disk is full; retrying until space comes back"));
+    if (!create_retry_.in_flight()) {
+      ring_.Timeout(create_retry_, create_backoff_,
+                    io::Bind<BackupManager, &BackupManager::OnCreateRetry>(this));
+      create_backoff_ = std::min(create_backoff_ * 2, absl::Seconds(1));
+    }
+    return std::nullopt;
+  }
   if (!file.ok()) return Fail(file.status());  // Names the path.
+  create_stall_ = absl::OkStatus();
+  create_backoff_ = absl::Milliseconds(10);
   file_ = std::move(*file);
   files_.push_back(std::move(path));
   ++metrics_.files_created;
@@ -447,6 +464,26 @@ void BackupManager::AfterLedgerChange() {
   if (!pending_ && !encoder_.empty() && chunk_checkpoint_ < ledger_.open()) SealChunk();
   Step();
   DisposeResolved();
+}
+
+absl::Status BackupManager::stall() const {
+  if (!create_stall_.ok()) return create_stall_;
+  if (file_ != nullptr) return file_->stall();
+  return absl::OkStatus();
+}
+
+void BackupManager::AbandonStall() {
+  if (!create_stall_.ok()) {
+    absl::Status stall = std::exchange(create_stall_, absl::OkStatus());
+    state_ = Fail(std::move(stall));
+  }
+  if (file_ != nullptr) file_->AbandonStall();
+  Step();
+}
+
+void BackupManager::OnCreateRetry(io::Completion&) {
+  if (destroying_ || state_ == State::kFailed) return;
+  Step();
 }
 
 void BackupManager::OnFileProgress() {

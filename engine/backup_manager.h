@@ -267,6 +267,15 @@ class BackupManager {
   State state() const { return state_; }
   // OK, or the first error, naming the file.
   const absl::Status& status() const { return status_; }
+
+  // A full disk (ENOSPC, EDQUOT) stalls the manager instead of failing it: the write, sync or
+  // file creation that found it is retried with backoff (io/append_file.h), nothing is
+  // dropped, and Append() is refused with Unavailable once the buffers are full, so messages
+  // wait in the caller's queue. stall() says why (ResourceExhausted naming the file); OK when
+  // the disk takes writes. AbandonStall() gives a stall up for good (a deadline ran out): the
+  // manager fails with the stall as its status.
+  absl::Status stall() const;
+  void AbandonStall();
   BackupMetrics metrics() const;
   // Files so far, in write order, of the checkpoint being written: the open one, or, from
   // EndCheckpoint() until its last file is closed, the one that ended.
@@ -301,6 +310,7 @@ class BackupManager {
   void NoteBufferedIo();
   void OnDirSynced(io::Completion& completion);
   void OnUnlinked(io::Completion& completion);
+  void OnCreateRetry(io::Completion& completion);
 
   // The open chunk must be sealed now, not when it is full.
   bool must_seal() const {
@@ -366,6 +376,11 @@ class BackupManager {
 
   io::Completion unlink_;
   std::deque<std::string> unlink_queue_;  // Front: the file being unlinked.
+
+  // A file creation that found the disk full waits for this timer and is tried again.
+  absl::Status create_stall_;
+  io::Completion create_retry_;
+  absl::Duration create_backoff_ = absl::Milliseconds(10);
 
   // Durability bookkeeping: each chunk handed whole to a file, oldest first, until both the
   // file's bytes up to the chunk's end and the file's directory entry are synced.

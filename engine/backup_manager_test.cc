@@ -215,35 +215,51 @@ TEST_F(BackupManagerTest, ReadOnlyBackupDirIsPermissionDenied) {
       << manager.status();
 }
 
-TEST_F(BackupManagerTest, FullDiskIsResourceExhaustedNamingTheFileAndSignalledOnce) {
+TEST_F(BackupManagerTest, FullDiskStallsNamingTheFileResumesWithSpaceAndFailsOnlyIfAbandoned) {
   ScopedTmpfs small("small", "size=256k");
   if (!small.mounted) GTEST_SKIP() << "cannot mount a 256 KiB tmpfs here: " << small.error;
+  const std::string filler = small.dir + "/filler";
+  std::ofstream(filler) << std::string(160 << 10, 'f');
   DiskBackupPolicy policy = Policy(16 << 20, false);
   policy.backup_dir = small.dir;
   auto manager = Make(policy, 16 << 10, /*buffer_bytes=*/64 << 10);
   ASSERT_NE(manager, nullptr);
   const std::string block(1000, 'z');
-  absl::Status s;
-  for (int i = 0; i < 100000; ++i) {
-    s = manager->Append(block);
+  // Fill until the disk is full: Append only ever pushes back, never fails.
+  int appended = 0;
+  while (manager->stall().ok() && appended < 100000) {
+    absl::Status s = manager->Append(block);
     if (absl::IsUnavailable(s)) {
-      ASSERT_TRUE(ring_->RunOnce(absl::Seconds(1)).ok());
-    } else if (!s.ok()) {
-      break;
+      ASSERT_TRUE(ring_->RunOnce(absl::Milliseconds(20)).ok());
+      continue;
     }
+    ASSERT_TRUE(s.ok()) << s;
+    ++appended;
   }
-  ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+  ASSERT_TRUE(absl::IsResourceExhausted(manager->stall())) << "the disk never filled";
   const std::string file = small.dir + "/s-000001-0001.pbfs";
-  EXPECT_NE(s.message().find(file), absl::string_view::npos) << s;
-  EXPECT_EQ(manager->status(), s);
+  EXPECT_NE(manager->stall().message().find(file), absl::string_view::npos) << manager->stall();
+  EXPECT_TRUE(manager->status().ok()) << manager->status();
+  EXPECT_FALSE(manager->idle());
+  EXPECT_TRUE(Seen(ControlKind::kErrorSignal).empty());
+  // Space comes back: everything appended becomes durable, in order, with no error.
+  ASSERT_EQ(unlink(filler.c_str()), 0);
+  manager->Sync();
+  ASSERT_TRUE(io::RunUntil(*ring_, [&] {
+                return manager->durable_messages() == static_cast<uint64_t>(appended);
+              }, absl::Seconds(10), "the stalled writes").ok());
+  EXPECT_TRUE(manager->stall().ok());
+  // Full again, and this time given up (a deadline ran out): then, and only then, it fails.
+  while (manager->stall().ok()) {
+    absl::Status s = manager->Append(block);
+    if (absl::IsUnavailable(s)) ASSERT_TRUE(ring_->RunOnce(absl::Milliseconds(20)).ok());
+  }
+  manager->AbandonStall();
+  Settle(*manager);
   EXPECT_EQ(manager->state(), State::kFailed);
-  EXPECT_EQ(manager->Append(block), s);
-  Settle(*manager);
-  Send(ControlKind::kCheckpointComplete, 1);  // Ignored: the files stay for recovery.
-  Settle(*manager);
-  const std::vector<ControlMessage> errors = Seen(ControlKind::kErrorSignal);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_TRUE(absl::IsResourceExhausted(errors[0].error)) << errors[0].error;
+  EXPECT_TRUE(absl::IsResourceExhausted(manager->status())) << manager->status();
+  EXPECT_EQ(manager->Append(block), manager->status());
+  EXPECT_EQ(Seen(ControlKind::kErrorSignal).size(), 1u);
   manager.reset();  // Before the mount goes.
 }
 

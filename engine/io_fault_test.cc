@@ -16,10 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -227,7 +229,7 @@ class IoFaultTest : public ::testing::Test {
   int accepted_ = 0;  // Messages Send() accepted.
 };
 
-TEST_F(IoFaultTest, EnospcOnABackupWriteRefusesSendNamingTheFileAndLosesNothingAccepted) {
+TEST_F(IoFaultTest, EnospcOnABackupWriteIsRetriedAndLosesNothing) {
   auto stream = Builder(Policy()).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();
   io::FaultPlan plan;
@@ -236,39 +238,38 @@ TEST_F(IoFaultTest, EnospcOnABackupWriteRefusesSendNamingTheFileAndLosesNothingA
                                .error = ENOSPC,
                                .path_contains = ".pbfs"});
   ScopedFaultPlan scoped(&plan);
-  const absl::Status refused = SendUntilRefused(**stream);
-  ASSERT_FALSE(refused.ok()) << accepted_ << " messages and the 3rd backup write never failed";
+  ASSERT_TRUE(SendUntil(**stream, 40000).ok());
   EXPECT_EQ(plan.fired(enospc), 1);
-  ExpectClearRefusal(refused, "No space left on device");
-  EXPECT_TRUE(absl::StrContains(refused.message(), absl::StrCat(backup_dir_, "/")) &&
-              absl::StrContains(refused.message(), ".pbfs at offset"))
-      << "does not name the backup file: " << refused;
-  // Terminal: later messages are refused the same way, not taken and dropped.
-  EXPECT_EQ((*stream)->Send("f", TimestampOf(next_), {ChannelValue::Double(0),
-                                                      ChannelValue::Double(0)}).code(),
-            absl::StatusCode::kFailedPrecondition);
-  ExpectHonestFinish((*stream)->Finish(absl::Seconds(15)), **stream);
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(20));
+  EXPECT_TRUE(finished.ok()) << finished;
+  EXPECT_GE((*stream)->Metrics().backup_disk_full_stalls, 1u);
+  EXPECT_EQ(CountLost(**stream, ReadBackups(backup_dir_)), 0);
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, 40000);
 }
 
-TEST_F(IoFaultTest, EnospcWhileSiftRefusesEverythingIsDataLossNeverASilentGap) {
-  // Nothing is acknowledged, so the files are all there is: whatever the failed write took
-  // with it must be owned up to by Finish.
-  auto stream = Builder(Policy()).Build();
+TEST_F(IoFaultTest, EnospcOnAFileCreationAndItsFdatasyncAreRetried) {
+  DiskBackupPolicy backups = Policy();
+  backups.max_file_size_bytes = 64 * 1024;  // Many files, many creations and syncs.
+  backups.retain_backups = true;
+  auto stream = Builder(backups).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();
-  testing::FaultPlan refuse;  // After Build: its set-up calls must succeed.
-  refuse.reject_all_code = grpc::StatusCode::PERMISSION_DENIED;
-  sift_->SetFaults(refuse);
   io::FaultPlan plan;
-  plan.Add({.op = FaultOp::kWrite, .nth = 2, .error = ENOSPC, .path_contains = ".pbfs"});
+  const int create = plan.Add({.op = FaultOp::kOpen, .nth = 2, .error = ENOSPC});
+  const int sync = plan.Add({.op = FaultOp::kDataSync,
+                             .nth = 2,
+                             .error = ENOSPC,
+                             .path_contains = ".pbfs"});
   ScopedFaultPlan scoped(&plan);
-  const absl::Status refused = SendUntilRefused(**stream);
-  ASSERT_FALSE(refused.ok());
-  ExpectClearRefusal(refused, "No space left on device");
-  const absl::Status finished = (*stream)->Finish(absl::Seconds(5));
-  EXPECT_FALSE(finished.ok());
-  ExpectHonestFinish(finished, **stream);
-  // What reached the disk before the failure is still there, readable.
-  EXPECT_GT(ReadBackups(backup_dir_).copies.size(), 0u);
+  ASSERT_TRUE(SendUntil(**stream, 30000).ok());
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(20));
+  EXPECT_TRUE(finished.ok()) << finished;
+  EXPECT_EQ(plan.fired(create), 1);
+  EXPECT_EQ(plan.fired(sync), 1);
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, 30000);
+  // Every file is whole: the retried writes left no hole and no stray padding.
+  const DiskContents disk = ReadBackups(backup_dir_);
+  EXPECT_EQ(disk.copies.size(), 30000u);
+  EXPECT_EQ(disk.damaged_files, 0) << disk.damage;
 }
 
 TEST_F(IoFaultTest, EioOnABackupFileFdatasyncRefusesSendNamingTheFile) {
@@ -361,39 +362,11 @@ TEST_F(IoFaultTest, ShortBackupWritesInTheMiddleLeaveByteExactFilesAndLoseNothin
   EXPECT_EQ(disk.damaged_files, 0) << disk.damage;
 }
 
-// The engine today: a backup failure is terminal. Once the disk fills, Send() refuses every
-// later message with FailedPrecondition, even after space comes back. This pins that
-// behaviour (and that it stays lossless) until the engine recovers; see the DISABLED_ test.
-TEST_F(IoFaultTest, DiskFullIsTerminalTodayEvenAfterSpaceComesBack) {
-  auto stream = Builder(Policy()).Build();
-  ASSERT_TRUE(stream.ok()) << stream.status();
-  io::FaultPlan plan;
-  const int full = plan.Add({.op = FaultOp::kWrite,
-                             .nth = 3,
-                             .error = ENOSPC,
-                             .and_after = true,
-                             .path_contains = ".pbfs"});
-  ScopedFaultPlan scoped(&plan);
-  const absl::Status refused = SendUntilRefused(**stream);
-  ASSERT_FALSE(refused.ok());
-  ExpectClearRefusal(refused, "No space left on device");
-  plan.Clear(full);  // Space comes back.
-  absl::SleepFor(absl::Milliseconds(300));  // Several checkpoints.
-  const absl::Status after = (*stream)->Send("f", TimestampOf(next_),
-                                             {ChannelValue::Double(0), ChannelValue::Double(0)});
-  EXPECT_TRUE(absl::IsFailedPrecondition(after)) << after;
-  ExpectHonestFinish((*stream)->Finish(absl::Seconds(15)), **stream);
-}
-
-// What the issue asks for: a disk that is full for a while and then has space again. While
-// it is full, Send() should push back with a retryable ResourceExhausted that says the disk
-// is full (messages stay protected, none are taken unprotected); once space comes back the
-// stream should carry on, lose nothing and finish clean.
-//
-// DISABLED: the engine makes any backup failure terminal (Reactor::OnBackupFailure closes the
-// queue with FailedPrecondition; BackupManager::Fail enters kFailed for good), so Send()
-// never succeeds again. Enable once the engine retries a full disk.
-TEST_F(IoFaultTest, DISABLED_StreamRecoversWhenSpaceComesBack) {
+// A disk that is full for a while and then has space again. While it is full, Send() pushes
+// back with a retryable ResourceExhausted that says the disk is full (messages already taken
+// wait in memory, none go out unprotected); once space comes back the stream carries on,
+// loses nothing and finishes clean.
+TEST_F(IoFaultTest, StreamRecoversWhenSpaceComesBack) {
   auto stream = Builder(Policy()).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();
   io::FaultPlan plan;
@@ -425,13 +398,50 @@ TEST_F(IoFaultTest, DISABLED_StreamRecoversWhenSpaceComesBack) {
   }
   ASSERT_GT(plan.fired(full), 0) << "the disk never filled";
   EXPECT_GT(pushed_back, 0) << "Send never said the disk is full";
+  EXPECT_TRUE((*stream)->Metrics().backup_disk_full);
   plan.Clear(full);  // Space comes back.
   ASSERT_TRUE(SendUntil(**stream, next_ + 20000).ok());
   const absl::Status finished = (*stream)->Finish(absl::Seconds(20));
   EXPECT_TRUE(finished.ok()) << finished;
+  EXPECT_FALSE((*stream)->Metrics().backup_disk_full);
   EXPECT_EQ(CountLost(**stream, ReadBackups(backup_dir_)), 0);
   EXPECT_EQ(sift_->Stats().ingest.committed_messages, accepted_);
   EXPECT_TRUE(BackupFiles(backup_dir_).empty()) << "acknowledged files are deleted";
+}
+
+// A disk that stays full past Finish's deadline: what waits in memory cannot be written, and
+// Finish must say so rather than hang or claim success.
+TEST_F(IoFaultTest, DiskFullPastFinishDeadlineEndsPromptlyAndHonestly) {
+  auto stream = Builder(Policy()).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  testing::FaultPlan refuse;  // Nothing acknowledged: the disk is all there is.
+  refuse.reject_all_code = grpc::StatusCode::PERMISSION_DENIED;
+  sift_->SetFaults(refuse);
+  io::FaultPlan plan;
+  plan.Add({.op = FaultOp::kWrite, .nth = 2, .error = ENOSPC, .and_after = true,
+            .path_contains = ".pbfs"});
+  ScopedFaultPlan scoped(&plan);
+  absl::Status s;
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (next_ < kMaxMessages && absl::Now() < give_up) {
+    s = (*stream)->Send("f", TimestampOf(next_),
+                        {ChannelValue::Double(next_), ChannelValue::Double(-next_)});
+    if (absl::StrContains(s.message(), "backup disk is full")) break;
+    if (absl::IsResourceExhausted(s)) {  // The queue filled before the stall was seen.
+      absl::SleepFor(absl::Milliseconds(1));
+      continue;
+    }
+    ASSERT_TRUE(s.ok()) << s;
+    ++accepted_;
+    ++next_;
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "backup disk is full")) << s;
+  const absl::Time start = absl::Now();
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(1));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_FALSE(finished.ok());
+  ExpectHonestFinish(finished, **stream);
 }
 
 // A file system mounted for one test and unmounted at the end, even on failure.
@@ -457,7 +467,7 @@ class ScopedTmpfs {
   std::string error_;
 };
 
-TEST_F(IoFaultTest, RealFullTmpfsRefusesSendSayingTheDiskIsFullAndKeepsWhatItHolds) {
+TEST_F(IoFaultTest, RealFullTmpfsPushesBackAndRecoversWhenFilesAreRemoved) {
   if (geteuid() != 0) GTEST_SKIP() << "mounting a 2 MiB tmpfs needs root";
   if (!private_mounts_error.empty()) {
     GTEST_SKIP() << "no private mount namespace to mount a tmpfs in: " << private_mounts_error;
@@ -466,16 +476,62 @@ TEST_F(IoFaultTest, RealFullTmpfsRefusesSendSayingTheDiskIsFullAndKeepsWhatItHol
   ScopedTmpfs tmpfs(backup_dir_, "size=2m");
   if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << tmpfs.error();
   DiskBackupPolicy backups = Policy();
+  backups.max_file_size_bytes = 256 << 10;
   backups.retain_backups = true;  // Acknowledged files stay, so the disk surely fills.
   {
     auto stream = Builder(backups).Build();
     ASSERT_TRUE(stream.ok()) << stream.status();
-    const absl::Status refused = SendUntilRefused(**stream);
-    ASSERT_FALSE(refused.ok()) << accepted_ << " messages fit in a 2 MiB tmpfs?";
-    // The refusal is terminal (FailedPrecondition); the disk-full cause is in its text.
-    ExpectClearRefusal(refused, "No space left on device");
-    EXPECT_TRUE(absl::StrContains(refused.message(), ".pbfs")) << refused;
-    ExpectHonestFinish((*stream)->Finish(absl::Seconds(15)), **stream);
+    absl::Status s;
+    while (next_ < kMaxMessages) {
+      s = (*stream)->Send("f", TimestampOf(next_),
+                          {ChannelValue::Double(next_), ChannelValue::Double(-next_)});
+      if (absl::IsResourceExhausted(s) && (*stream)->Metrics().backup_disk_full) break;
+      if (absl::IsResourceExhausted(s)) {
+        absl::SleepFor(absl::Milliseconds(1));
+        continue;
+      }
+      ASSERT_TRUE(s.ok()) << s;
+      ++accepted_;
+      ++next_;
+    }
+    ASSERT_LT(next_, kMaxMessages) << "200k messages fit in a 2 MiB tmpfs?";
+    EXPECT_TRUE(absl::StrContains(s.message(), "No space left on device")) << s;
+    // An operator makes room: acknowledged files go as soon as they are marked so.
+    int resumed = 0;
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (resumed < 2000 && absl::Now() < give_up) {
+      for (const std::string& file : BackupFiles(backup_dir_)) {
+        struct stat st;
+        if (stat((file + ".acked").c_str(), &st) == 0) unlink(file.c_str());
+      }
+      s = (*stream)->Send("f", TimestampOf(next_),
+                          {ChannelValue::Double(next_), ChannelValue::Double(-next_)});
+      if (s.ok()) {
+        ++accepted_;
+        ++next_;
+        ++resumed;
+        continue;
+      }
+      ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(resumed, 2000) << "the stream did not resume once space came back: " << s;
+    // Retained files keep filling the disk: the operator goes on making room until the end.
+    std::atomic<bool> done{false};
+    std::thread operator_thread([&] {
+      while (!done.load()) {
+        for (const std::string& file : BackupFiles(backup_dir_)) {
+          struct stat st;
+          if (stat((file + ".acked").c_str(), &st) == 0) unlink(file.c_str());
+        }
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    });
+    const absl::Status finished = (*stream)->Finish(absl::Seconds(15));
+    done = true;
+    operator_thread.join();
+    EXPECT_TRUE(finished.ok()) << finished;
+    EXPECT_EQ(sift_->Stats().ingest.committed_messages, accepted_);
   }  // The stream closes its files before the file system goes.
 }
 

@@ -14,6 +14,11 @@ absl::Status MessageQueue::Push(std::string& message) {
   if (closed_) return close_reason_;
   if (count_ == slots_.size()) {
     ++refused_;
+    if (!full_reason_.empty()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "backup queue full (", slots_.size(), " messages waiting): ", full_reason_,
+          "; the message was not taken: retry later"));
+    }
     return absl::ResourceExhaustedError(absl::StrCat(
         "backup queue full (", slots_.size(),
         " messages waiting for the backup writer): the message was not taken; retry, "
@@ -47,6 +52,11 @@ void MessageQueue::Close(absl::Status reason) {
   close_reason_ = reason.ok() ? absl::FailedPreconditionError(
                                     "the stream is finishing: Send() after Finish()")
                               : std::move(reason);
+}
+
+void MessageQueue::SetFullReason(std::string reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  full_reason_ = std::move(reason);
 }
 
 size_t MessageQueue::size() const {

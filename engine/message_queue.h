@@ -57,6 +57,10 @@ class MessageQueue {
   // by default with FailedPrecondition saying the stream is finishing.
   void Close(absl::Status reason = absl::Status());
 
+  // Why the queue is full, if something downstream says (e.g. "the backup disk is full"):
+  // added to Push()'s ResourceExhausted message. Empty clears it.
+  void SetFullReason(std::string reason);
+
   size_t size() const;
   size_t capacity() const { return slots_.size(); }
   // Pushes refused because the queue was full, since construction.
@@ -77,6 +81,7 @@ class MessageQueue {
   absl::Status close_reason_;
   uint64_t refused_ = 0;
   uint64_t pushed_ = 0;
+  std::string full_reason_;
 };
 
 }  // namespace sift_stream::engine

@@ -73,6 +73,12 @@ absl::Status Reactor::Build() {
     options.live_capacity = config_.data_capacity;
     // The boundary between checkpoints falls between the same two messages on disk and wire.
     options.on_checkpoint_end = [this](uint64_t ended) {
+      checkpoint_ends_.emplace_back(ended, moved_);
+      const uint64_t durable = backup_ != nullptr ? backup_->durable_messages() : 0;
+      while (!checkpoint_ends_.empty() && checkpoint_ends_.front().second <= durable) {
+        pruned_end_ = checkpoint_ends_.front().second;
+        checkpoint_ends_.pop_front();
+      }
       if (backup_ != nullptr) backup_->EndCheckpoint(ended);
     };
     ingestion_ = std::make_unique<IngestionTask>(config_.live_channel, &cq_, *poller_, *ring_,
@@ -152,6 +158,7 @@ void Reactor::Turn() {
   bus_.Deliver();
   if (reingestion_ != nullptr) reingestion_->Step();
   bus_.Deliver();
+  WatchBackup();
   StepPhase();
   ServeFlushes(/*stopped=*/false);
   const absl::Duration until_sync = SyncOnInterval();
@@ -191,12 +198,25 @@ void Reactor::OnBackupFailure(const absl::Status& status) {
   backup_failure_ = status;
   last_error_ = std::string(status.message());
   ++error_signals_;
-  if (ingestion_ != nullptr) {
-    failed_checkpoints_at_backup_failure_ = ingestion_->metrics().checkpoints_failed;
-  }
   queue_.Close(absl::FailedPreconditionError(absl::StrCat(
       "the backup disk failed (", status.message(),
       "): new messages cannot be protected; fix the disk and start a new stream")));
+}
+
+void Reactor::WatchBackup() {
+  if (backup_ == nullptr) return;
+  if (!backup_->status().ok()) OnBackupFailure(backup_->status());
+  const absl::Status stall = backup_->stall();
+  if (stall.ok() == !backup_stalled_) return;
+  backup_stalled_ = !stall.ok();
+  if (backup_stalled_) {
+    ++backup_stalls_;
+    last_error_ = std::string(stall.message());
+    queue_.SetFullReason(absl::StrCat("the backup disk is full (", stall.message(),
+                                      "); messages wait in memory until space comes back"));
+  } else {
+    queue_.SetFullReason("");
+  }
 }
 
 void Reactor::OnControl(const ControlMessage& message) {
@@ -223,6 +243,7 @@ void Reactor::OnControl(const ControlMessage& message) {
       live_resolved_through_ = std::max(live_resolved_through_, message.checkpoint);
       return;
     case ControlKind::kCheckpointNeedsReingestion:
+      failed_checkpoints_.push_back(message.checkpoint);
       if (first_failed_checkpoint_ == 0 || message.checkpoint < first_failed_checkpoint_) {
         first_failed_checkpoint_ = message.checkpoint;
       }
@@ -250,6 +271,8 @@ void Reactor::BeginAbort() {
 
 void Reactor::StepPhase() {
   if (abort_requested_.load() && phase_ != Phase::kStopped) BeginAbort();
+  // A deadline that ran out while the disk stays full: what waits for it cannot be written.
+  if (aborting_ && backup_stalled_ && backup_ != nullptr) backup_->AbandonStall();
   switch (phase_) {
     case Phase::kRunning:
       if (!finish_requested_.load() && !aborting_) return;
@@ -293,14 +316,12 @@ void Reactor::StepPhase() {
 absl::Status Reactor::Verdict() {
   const IngestionMetrics* live = ingestion_ != nullptr ? &ingestion_->metrics() : nullptr;
   if (!backup_failure_.ok()) {
-    const bool unacknowledged =
-        live == nullptr || live->checkpoints_failed > failed_checkpoints_at_backup_failure_;
-    if (unacknowledged) {
+    const uint64_t unprotected = UnprotectedMessages();
+    if (unprotected > 0) {
       return absl::DataLossError(absl::StrCat(
-          "the backup disk failed (", backup_failure_.message(), ") and ",
-          live == nullptr ? "nothing was streamed"
-                          : "checkpoints failed on the live stream after it",
-          ": messages sent since may be lost"));
+          "the backup disk failed (", backup_failure_.message(), ") and ", unprotected,
+          " message(s) accepted by Send are neither on disk nor acknowledged by Sift: they "
+          "may be lost"));
     }
   }
   if (config_.mode == StreamMode::kBackupsOnly) return absl::OkStatus();
@@ -433,6 +454,22 @@ absl::Duration Reactor::SyncOnInterval() {
   return config_.backups.sync.interval;
 }
 
+uint64_t Reactor::UnprotectedMessages() const {
+  const uint64_t durable = backup_ != nullptr ? backup_->durable_messages() : 0;
+  if (ingestion_ == nullptr) return moved_ - durable;  // Nothing else protects them.
+  uint64_t unprotected = 0;
+  uint64_t start = pruned_end_;
+  for (const auto& [checkpoint, end] : checkpoint_ends_) {
+    const bool failed = std::find(failed_checkpoints_.begin(), failed_checkpoints_.end(),
+                                  checkpoint) != failed_checkpoints_.end();
+    if (failed && end > durable) unprotected += end - std::max(start, durable);
+    start = end;
+  }
+  // Messages after the last checkpoint that ended were never acknowledged.
+  if (moved_ > std::max(start, durable)) unprotected += moved_ - std::max(start, durable);
+  return unprotected;
+}
+
 absl::Status Reactor::Finish(absl::Duration timeout) {
   std::lock_guard<std::mutex> finish_lock(finish_mu_);
   if (finished_) return finish_result_;
@@ -485,6 +522,8 @@ void Reactor::PublishMetrics() {
     m.backup_rotations = backup.rotations;
     m.messages_durable = backup_->durable_messages();
     m.backup_files_buffered = backup.files_buffered;
+    m.backup_disk_full = backup_stalled_;
+    m.backup_disk_full_stalls = backup_stalls_;
   }
   if (reingestion_ != nullptr) {
     const ReingestionMetrics& re = reingestion_->metrics();

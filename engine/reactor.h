@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <memory>
 #include <optional>
@@ -104,6 +105,9 @@ class Reactor {
   void StepPhase();
   void BeginAbort();
   void OnBackupFailure(const absl::Status& status);
+  // A full backup disk stalls Send (messages wait, nothing dropped): tells producers why. A
+  // failed one (found by a write, a sync or a completion) stops Send.
+  void WatchBackup();
   void OnControl(const ControlMessage& message);
   void OnWake(io::Completion& completion);
   [[noreturn]] static void Fatal(const absl::Status& status);
@@ -133,13 +137,23 @@ class Reactor {
   std::string last_error_;
   bool aborting_ = false;           // The deadline ran out: cancel, keep everything on disk.
   uint64_t moved_ = 0;              // Messages handed to the tasks, in push order.
+  bool backup_stalled_ = false;     // The backup disk is full (BackupManager::stall()).
+  uint64_t backup_stalls_ = 0;
   uint64_t sync_issued_through_ = 0;  // backup_->messages_appended() at the last Flush sync.
   absl::Time next_interval_sync_ = absl::InfiniteFuture();  // Not scheduled.
   uint64_t live_resolved_through_ = 0;  // Highest checkpoint with kCheckpointComplete.
   uint64_t first_failed_checkpoint_ = 0;  // Lowest with kCheckpointNeedsReingestion (0: none).
   std::vector<std::string> recovery_files_;  // Left by a process that is gone; sent again.
   absl::Status backup_failure_;     // The backup disk's first error; Send refuses after it.
-  uint64_t failed_checkpoints_at_backup_failure_ = 0;
+  // Where each ended live checkpoint ends in the message order (moved_ at its end), and the
+  // checkpoints Sift did not acknowledge: together with the backup's durable prefix they say
+  // exactly which messages a failed backup disk leaves unprotected.
+  // Entries wholly durable on disk are dropped (pruned_end_ is where the first one starts).
+  std::deque<std::pair<uint64_t, uint64_t>> checkpoint_ends_;  // {checkpoint, end}
+  uint64_t pruned_end_ = 0;
+  std::vector<uint64_t> failed_checkpoints_;
+  // Messages neither durable on disk nor acknowledged by Sift (only after a backup failure).
+  uint64_t UnprotectedMessages() const;
 
   std::thread thread_;
   std::atomic<bool> finish_requested_{false};

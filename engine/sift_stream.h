@@ -28,10 +28,13 @@
 // network). Metrics() may be called from any thread.
 //
 // Errors: Send() says InvalidArgument for a message that does not fit its flow or is larger
-// than MaxMessageBytes() (nothing is sent), ResourceExhausted when the backup path cannot take more right now (nothing is
-// taken; the caller may retry), FailedPrecondition after Finish() or once the backup disk has
-// failed (saying why). Finish() says DataLoss if the backup disk failed and a checkpoint
-// after the failure was not acknowledged. Build() fails with what the set-up calls or the backup directory said.
+// than MaxMessageBytes() (nothing is sent); ResourceExhausted when the backup path cannot
+// take more right now — the queue is full, or the backup disk is, and the message says which
+// (nothing is taken; retry; a full disk is retried by the stream itself and writing resumes
+// when space comes back); FailedPrecondition after Finish() or once the backup disk has
+// failed for good, e.g. EIO (saying why). Finish() says DataLoss if the backup disk failed and
+// a checkpoint after the failure was not acknowledged. Build() fails with what the set-up
+// calls or the backup directory said.
 
 #ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
 #define SIFT_STREAM_ENGINE_SIFT_STREAM_H_
@@ -98,6 +101,10 @@ struct SiftStreamMetrics {
   // Backup files written through the page cache because backup_dir refuses O_DIRECT (ramfs,
   // some overlays; said once on stderr too).
   uint64_t backup_files_buffered = 0;
+  // The backup disk is full right now: Send refuses (ResourceExhausted, saying so), the
+  // messages already taken wait in memory, and writing resumes when space comes back.
+  bool backup_disk_full = false;
+  uint64_t backup_disk_full_stalls = 0;  // Times the disk was found full.
   uint64_t send_queue_depth = 0;
   uint64_t live_queue_depth = 0;
   uint64_t errors = 0;  // ErrorSignals raised (see last_error).

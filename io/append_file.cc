@@ -139,7 +139,7 @@ AppendFile::~AppendFile() {
   // The kernel may still be reading our buffers: wait rather than free them under it. Owners
   // should wait for idle() themselves; this only keeps a mistake from corrupting memory.
   auto nothing_in_flight = [this] {
-    if (sync_.in_flight()) return false;
+    if (sync_.in_flight() || retry_timer_.in_flight()) return false;
     for (const Buffer& b : buffers_) {
       if (b.state == BufferState::kWriting) return false;
     }
@@ -230,7 +230,8 @@ bool AppendFile::Overlaps(uint64_t start) const {
 
 void AppendFile::SubmitReady() {
   const int count = static_cast<int>(buffers_.size());
-  while (status_.ok() && buffers_[next_submit_].state == BufferState::kSealed) {
+  // While the disk is full, newer writes wait behind the kept ones: no holes in the file.
+  while (status_.ok() && !stalled() && buffers_[next_submit_].state == BufferState::kSealed) {
     Buffer& b = buffers_[next_submit_];
     // A write that rewrites the block an earlier write still covers must wait for it.
     if (Overlaps(b.file_offset)) return;
@@ -263,17 +264,101 @@ void AppendFile::OnWrite(Buffer& b, Completion& completion) {
       return;
     }
     Fail(dropped);
+  } else if ((completion.result == -ENOSPC || completion.result == -EDQUOT) && status_.ok()) {
+    return Stall(&b, ErrnoToStatus(-completion.result, "write backup file",
+                                   absl::StrCat(path_, " at offset ", b.file_offset)));
   } else if (completion.result < 0) {
     Fail(ErrnoToStatus(-completion.result, "write backup file",
                        absl::StrCat(path_, " at offset ", b.file_offset)));
     // Nothing from here on counts as written, whatever later writes manage.
     write_failed_at_ = std::min(write_failed_at_, b.file_offset + b.carried);
   }
+  if (completion.result >= 0 && b.carried > 0) {
+    // This write covered the previous buffer's last block: a retry of it must not pad it.
+    for (Buffer& previous : buffers_) {
+      if (previous.state == BufferState::kRetry &&
+          previous.file_offset + (previous.fill - previous.fill % alignment_) == b.file_offset) {
+        previous.tail_written_by_next = true;
+      }
+    }
+  }
   b.state = BufferState::kFree;
   if (advance_pending_) Advance();
+  if (retrying_) SubmitRetries();
   SubmitReady();
   MaybeStartSync();
   ReportProgress();
+}
+
+void AppendFile::Stall(Buffer* buffer, absl::Status why) {
+  if (buffer != nullptr) buffer->state = BufferState::kRetry;
+  if (!stalled()) stall_ = absl::ResourceExhaustedError(absl::StrCat(
+      why.message(), ": the disk is full; the write is kept and retried until space comes back"));
+  retrying_ = false;
+  if (!retry_timer_.in_flight()) {
+    ring_.Timeout(retry_timer_, retry_backoff_,
+                  Bind<AppendFile, &AppendFile::OnRetryTimer>(this));
+    retry_backoff_ = std::min(retry_backoff_ * 2, absl::Seconds(1));
+  }
+  ReportProgress();
+}
+
+void AppendFile::OnRetryTimer(Completion&) {
+  if (!status_.ok()) return ReportProgress();  // Abandoned meanwhile.
+  retrying_ = true;
+  SubmitRetries();
+  SubmitReady();
+  MaybeStartSync();
+  ReportProgress();
+}
+
+void AppendFile::SubmitRetries() {
+  for (;;) {
+    Buffer* oldest = nullptr;
+    for (Buffer& b : buffers_) {
+      if (b.state == BufferState::kRetry && (oldest == nullptr || b.file_offset < oldest->file_offset)) {
+        oldest = &b;
+      }
+    }
+    if (oldest == nullptr) break;
+    if (Overlaps(oldest->file_offset)) return;  // Its turn comes when that write completes.
+    Buffer& b = *oldest;
+    size_t length = b.fill;
+    if (direct_io_) {
+      length = b.tail_written_by_next ? b.fill - b.fill % alignment_ : RoundUp(b.fill, alignment_);
+    }
+    b.tail_written_by_next = false;
+    if (length <= b.carried) {  // Everything it holds is on disk through its neighbours.
+      b.state = BufferState::kFree;
+      continue;
+    }
+    b.state = BufferState::kWriting;
+    ring_.Write(b.write, fd_, b.data, static_cast<uint32_t>(length), b.file_offset,
+                Callback{&AppendFile::OnWriteThunk, &b});
+  }
+  if (!stalled() || !retrying_) return;
+  for (const Buffer& b : buffers_) {
+    if (b.state == BufferState::kWriting) return;  // A retry is in flight: wait for it.
+  }
+  // Every kept write is on disk again.
+  stall_ = absl::OkStatus();
+  retrying_ = false;
+  retry_backoff_ = absl::Milliseconds(10);
+  if (sync_retry_) {
+    sync_retry_ = false;
+    sync_target_ = 0;
+  }
+  if (advance_pending_) Advance();
+}
+
+void AppendFile::AbandonStall() {
+  if (!stalled()) return;
+  Fail(stall_);
+  for (Buffer& b : buffers_) {
+    if (b.state == BufferState::kRetry) b.state = BufferState::kFree;
+  }
+  stall_ = absl::OkStatus();
+  retrying_ = false;
 }
 
 void AppendFile::Flush() {
@@ -293,13 +378,19 @@ void AppendFile::Sync() {
 }
 
 void AppendFile::MaybeStartSync() {
-  if (!status_.ok() || sync_.in_flight() || sync_wanted_ <= synced_size_) return;
+  if (!status_.ok() || stalled() || sync_.in_flight() || sync_wanted_ <= synced_size_) return;
   if (written_size() < sync_wanted_) return;
   sync_target_ = sync_wanted_;
   ring_.Fsync(sync_, fd_, SyncKind::kData, Bind<AppendFile, &AppendFile::OnSync>(this));
 }
 
 void AppendFile::OnSync(Completion& completion) {
+  const bool full = completion.result == -ENOSPC || completion.result == -EDQUOT;
+  if (full && direct_io_ && status_.ok()) {
+    // O_DIRECT leaves no dirty data pages to lose: only metadata waits, and can be retried.
+    sync_retry_ = true;
+    return Stall(nullptr, ErrnoToStatus(-completion.result, "fdatasync backup file", path_));
+  }
   if (completion.result < 0) {
     Fail(ErrnoToStatus(-completion.result, "fdatasync backup file", path_));
   } else {
@@ -321,7 +412,7 @@ bool AppendFile::writing() const {
   for (const Buffer& b : buffers_) {
     if (b.state == BufferState::kWriting) return true;
   }
-  return sync_.in_flight();
+  return sync_.in_flight() || retry_timer_.in_flight() || stalled();
 }
 
 bool AppendFile::idle() const {

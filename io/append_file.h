@@ -116,6 +116,18 @@ class AppendFile {
   uint64_t synced_size() const { return synced_size_; }
   // The first error, naming the path, the operation and the offset. Sticky.
   const absl::Status& status() const { return status_; }
+
+  // A full disk (ENOSPC, EDQUOT) is not an error but a stall: the write that found it is kept
+  // and tried again after a backoff (10 ms doubling to 1 s), and no newer write starts until it
+  // succeeds, so the file never holds a hole. While stalled, stall() says why
+  // (ResourceExhausted naming the path and offset), writing() stays true (a retry timer runs)
+  // and appends are refused once the buffers are full, so back-pressure reaches the caller.
+  // The same goes for an fdatasync that finds the disk full on an O_DIRECT file (no dirty
+  // pages can have been dropped); on a buffered file it is an error. OK when not stalled.
+  const absl::Status& stall() const { return stall_; }
+  // Gives up a stall for good: the kept writes are dropped and status() becomes the stall's
+  // error, so the owner can shut down (a deadline ran out while the disk stays full).
+  void AbandonStall();
   // False when the file system refused O_DIRECT and the file fell back to buffered writes.
   bool direct_io() const { return direct_io_; }
   size_t alignment() const { return alignment_; }
@@ -124,7 +136,8 @@ class AppendFile {
   uint64_t writes_completed() const { return writes_completed_; }
 
  private:
-  enum class BufferState : uint8_t { kFree, kFilling, kSealed, kWriting };
+  // kRetry: its write found the disk full; it is written again when the retry timer fires.
+  enum class BufferState : uint8_t { kFree, kFilling, kSealed, kWriting, kRetry };
   struct Buffer {
     AppendFile* owner = nullptr;
     char* data = nullptr;  // alignment_-aligned, capacity_ bytes.
@@ -132,6 +145,9 @@ class AppendFile {
     size_t fill = 0;     // Valid bytes from file_offset.
     size_t carried = 0;  // Leading bytes already written by the previous buffer's padded tail.
     BufferState state = BufferState::kFree;
+    // kRetry only: the next buffer's write (which carried this one's partial last block)
+    // succeeded, so the retry must not rewrite that block with this buffer's zero padding.
+    bool tail_written_by_next = false;
     Completion write;
   };
 
@@ -147,6 +163,12 @@ class AppendFile {
   void MaybeStartSync();
   void OnWrite(Buffer& buffer, Completion& completion);
   void OnSync(Completion& completion);
+  // Disk full: keep `buffer` (or the sync) for a retry and arm the timer.
+  void Stall(Buffer* buffer, absl::Status why);
+  void OnRetryTimer(Completion& completion);
+  // Resubmits kept writes in file order, each once nothing overlapping is in flight.
+  void SubmitRetries();
+  bool stalled() const { return !stall_.ok(); }
   bool Overlaps(uint64_t start) const;
   void Fail(absl::Status status);
   void ReportProgress();
@@ -171,6 +193,11 @@ class AppendFile {
   Completion sync_;
   uint64_t writes_completed_ = 0;
   absl::Status status_;
+  absl::Status stall_;
+  bool retrying_ = false;     // The timer fired: kept writes are being resubmitted.
+  bool sync_retry_ = false;   // The fdatasync found the disk full and must run again.
+  absl::Duration retry_backoff_ = absl::Milliseconds(10);
+  Completion retry_timer_;
 };
 
 }  // namespace sift_stream::io

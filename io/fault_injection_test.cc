@@ -387,7 +387,7 @@ TEST_F(AppendFileFaultTest, ReadOnlyFileSystemAtCreateIsPermissionDeniedAndCreat
   EXPECT_TRUE(AppendFile::Create(*ring_, path, {}, nullptr).ok()) << "one-shot rule";
 }
 
-TEST_F(AppendFileFaultTest, EnospcOnTheThirdWriteIsStickyResourceExhaustedNamingFileAndOffset) {
+TEST_F(AppendFileFaultTest, EnospcOnTheThirdWriteStallsThenTheRetryLeavesTheFileByteExact) {
   const std::string path = TestPath("file.pbfs");
   AppendFileOptions options;
   options.buffer_size_bytes = 16 * 1024;
@@ -397,21 +397,52 @@ TEST_F(AppendFileFaultTest, EnospcOnTheThirdWriteIsStickyResourceExhaustedNaming
   FaultPlan plan;
   const int id = plan.Add({.op = FaultOp::kWrite, .nth = 3, .error = ENOSPC});
   ScopedFaultPlan scoped(&plan);
-  absl::Status status;
+  std::string stall_seen;
   const std::string block(16 * 1024, 'z');
-  for (int i = 0; i < 8 && status.ok(); ++i) {
-    status = AppendAll(*file, block);
-    if (status.ok()) status = WaitIdle(*file);
-    if (status.ok()) status = file->status();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(AppendAll(*file, block).ok());
+    file->Flush();
+    ASSERT_TRUE(RunUntil(*ring_, [&] {
+                  if (!file->stall().ok()) stall_seen = std::string(file->stall().message());
+                  return file->idle();
+                }, absl::Seconds(30), "backup writes").ok());
   }
   EXPECT_EQ(plan.fired(id), 1);
-  ASSERT_TRUE(absl::IsResourceExhausted(file->status())) << file->status();
-  EXPECT_TRUE(absl::StrContains(file->status().message(), path)) << file->status();
-  EXPECT_TRUE(absl::StrContains(file->status().message(), "at offset 32768")) << file->status();
-  EXPECT_EQ(file->written_size(), 32768u) << "only the two writes before the failure count";
-  EXPECT_EQ(file->Append("more").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StrContains(stall_seen, path)) << stall_seen;
+  EXPECT_TRUE(absl::StrContains(stall_seen, "at offset 32768")) << stall_seen;
+  EXPECT_TRUE(absl::StrContains(stall_seen, "No space left on device")) << stall_seen;
+  EXPECT_TRUE(file->status().ok()) << "a full disk is a stall, not an error: " << file->status();
+  EXPECT_TRUE(file->stall().ok());
+  EXPECT_EQ(file->written_size(), 8u * 16 * 1024);
+  EXPECT_TRUE(file->Close().ok());
+  EXPECT_EQ(ReadFile(path), std::string(8 * 16 * 1024, 'z'));
+}
+
+TEST_F(AppendFileFaultTest, DiskThatStaysFullStallsUntilTheStallIsAbandoned) {
+  const std::string path = TestPath("full.pbfs");
+  AppendFileOptions options;
+  options.buffer_size_bytes = 16 * 1024;
+  options.buffer_count = 3;
+  auto file = Create(path, options);
+  ASSERT_NE(file, nullptr);
+  FaultPlan plan;
+  plan.Add({.op = FaultOp::kWrite, .nth = 2, .error = ENOSPC, .and_after = true});
+  ScopedFaultPlan scoped(&plan);
+  const std::string block(16 * 1024, 'z');
+  absl::Status appended;
+  for (int i = 0; i < 16 && appended.ok(); ++i) {
+    appended = file->Append(block);
+    (void)ring_->RunOnce(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(absl::IsUnavailable(appended)) << "buffers full: back-pressure, " << appended;
+  ASSERT_TRUE(absl::IsResourceExhausted(file->stall())) << file->stall();
+  EXPECT_TRUE(file->writing()) << "a stalled file has a retry coming";
+  EXPECT_FALSE(file->idle());
+  EXPECT_EQ(file->written_size(), 16u * 1024) << "nothing after the hole counts";
+  file->AbandonStall();
+  EXPECT_TRUE(absl::IsResourceExhausted(file->status())) << file->status();
+  ASSERT_TRUE(WaitIdle(*file).ok());
   EXPECT_FALSE(file->Close().ok());
-  EXPECT_EQ(ReadFile(path), std::string(32768, 'z'));
 }
 
 TEST_F(AppendFileFaultTest, ShortWritesInTheMiddleStillEndByteExact) {
