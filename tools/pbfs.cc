@@ -3,7 +3,9 @@
 //   pbfs inspect FILE|DIR...      what is in each file and how it ends
 //   pbfs verify FILE|DIR...       exit 0 only if every file is clean and every message parses
 //   pbfs dump [--json] FILE|DIR...  one line per intact message (JSON or protobuf text)
-//   pbfs reingest --uri=H:P [--api_key=K] [--tls] [--retain] FILE|DIR...
+//   pbfs reingest --uri=H:P [--api_key=K] [--tls] [--retain] [--include_acked] FILE|DIR...
+//   (skips files with an ".acked" marker, and holds each directory's sift_stream.lock so that
+//   it never races a live stream on the same files)
 //
 // A DIR stands for the *.pbfs files in it, sorted by name. Exit status: 0 success, 1 a file
 // or path had a problem (verify: any file not clean; reingest: any file not re-ingested
@@ -12,10 +14,13 @@
 // never modifies a file except `reingest`, which deletes the files Sift acknowledged (unless
 // --retain). See docs/pbfs_tool.md.
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/backup_dir.h"
 #include "engine/file_reingester.h"
 #include "gflags/gflags.h"
 #include "google/protobuf/util/json_util.h"
@@ -38,6 +44,8 @@ DEFINE_int64(ack_timeout_ms, 30000, "reingest: how long Sift may take to acknowl
 DEFINE_int32(max_attempts, 5, "reingest: attempts per file (0: retry for ever)");
 DEFINE_int64(deadline_s, 0, "reingest: give up after this many seconds (0: no limit)");
 DEFINE_string(progress, "auto", "reingest: auto (bar on a terminal), bar, lines or none");
+DEFINE_bool(include_acked, false,
+            "reingest: also send files with an .acked marker (Sift acknowledged them already)");
 
 namespace sift_stream::tools {
 namespace {
@@ -183,6 +191,41 @@ absl::StatusOr<ProgressStyle> ChosenProgressStyle() {
       absl::StrCat("--progress=", FLAGS_progress, " is not one of auto, bar, lines, none"));
 }
 
+// Files whose ".acked" marker says Sift has them (retained by a stream, or kept damaged
+// after a salvage) are not sent again unless asked.
+std::vector<std::string> SkipAcknowledged(const std::vector<std::string>& files) {
+  std::vector<std::string> kept;
+  for (const std::string& file : files) {
+    struct stat st;
+    if (!FLAGS_include_acked && stat(engine::AckMarkerPath(file).c_str(), &st) == 0) {
+      std::fprintf(stderr,
+                   "pbfs reingest: skipping %s: Sift acknowledged it already (%s); "
+                   "--include_acked sends it again\n",
+                   file.c_str(), engine::AckMarkerPath(file).c_str());
+      continue;
+    }
+    kept.push_back(file);
+  }
+  return kept;
+}
+
+std::set<std::string> Directories(const std::vector<std::string>& files) {
+  std::set<std::string> dirs;
+  for (const std::string& file : files) {
+    const size_t slash = file.find_last_of('/');
+    dirs.insert(slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash));
+  }
+  return dirs;
+}
+
+absl::StatusOr<int> LockDirectory(const std::string& dir) {
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return absl::NotFoundError(absl::StrCat("cannot open directory ", dir));
+  absl::StatusOr<int> lock = engine::LockBackupDir(dir_fd, dir);
+  close(dir_fd);
+  return lock;
+}
+
 int Reingest(const std::vector<std::string>& files, bool ok) {
   if (FLAGS_uri.empty()) return UsageError("reingest needs --uri=HOST:PORT");
   std::string api_key = FLAGS_api_key;
@@ -196,6 +239,22 @@ int Reingest(const std::vector<std::string>& files, bool ok) {
     std::fprintf(stderr, "pbfs reingest: nothing sent: fix the paths above first\n");
     return kProblem;
   }
+  std::vector<std::string> to_send = SkipAcknowledged(files);
+  if (to_send.empty()) {
+    std::fprintf(stderr, "pbfs reingest: nothing to send\n");
+    return kOk;
+  }
+  // A live stream may be writing or recovering these files: hold its lock while we send.
+  std::vector<int> locks;
+  for (const std::string& dir : Directories(to_send)) {
+    absl::StatusOr<int> lock = LockDirectory(dir);
+    if (!lock.ok()) {
+      std::fprintf(stderr, "pbfs reingest: %s\n", std::string(lock.status().message()).c_str());
+      for (int fd : locks) close(fd);
+      return kProblem;
+    }
+    locks.push_back(*lock);
+  }
   engine::FileReingestOptions options;
   options.uri = FLAGS_uri;
   options.api_key = api_key;
@@ -204,7 +263,9 @@ int Reingest(const std::vector<std::string>& files, bool ok) {
   options.ack_timeout = absl::Milliseconds(FLAGS_ack_timeout_ms);
   options.retry.max_attempts = FLAGS_max_attempts;
   if (FLAGS_deadline_s > 0) options.deadline = absl::Seconds(FLAGS_deadline_s);
-  return RunReingest(files, options, *style, stdout, stderr);
+  const int result = RunReingest(to_send, options, *style, stdout, stderr);
+  for (int fd : locks) close(fd);
+  return result;
 }
 
 int Main(int argc, char** argv) {

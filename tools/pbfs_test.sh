@@ -124,7 +124,21 @@ expect_out "9013 bytes skipped in 1 region" "reingest damaged"
 run reingest --uri=127.0.0.1:$port --api_key=secret-test-key --retain kept-a.pbfs
 expect_rc 0 "reingest --retain"
 [ -e kept-a.pbfs ] || fail "--retain deleted the file"
-run reingest --uri=127.0.0.1:$port --api_key=wrong-key-0123456789 kept-a.pbfs
+[ -e kept-a.pbfs.acked ] || fail "--retain left no .acked marker"
+# Acknowledged files are not sent twice unless asked.
+run reingest --uri=127.0.0.1:$port --api_key=secret-test-key kept-a.pbfs
+expect_rc 0 "reingest of an acknowledged file"
+expect_err "skipping kept-a.pbfs: Sift acknowledged it already" "acked marker"
+# A directory a live stream holds is refused, naming the holder.
+if command -v flock >/dev/null; then
+  exec 9>>sift_stream.lock  # This shell holds the lock, as a live stream would.
+  flock -n 9
+  run reingest --uri=127.0.0.1:$port --api_key=secret-test-key --include_acked kept-a.pbfs
+  expect_rc 1 "reingest of a locked directory"
+  expect_err "is in use by another live stream" "locked directory"
+  exec 9>&-
+fi
+run reingest --uri=127.0.0.1:$port --api_key=wrong-key-0123456789 --include_acked kept-a.pbfs
 expect_rc 1 "reingest with a wrong key"
 expect_out "failed       kept-a.pbfs:" "wrong key"
 expect_out "summary: 0 re-ingested, 0 damaged, 0 unreadable, 1 failed" "wrong key"
@@ -134,7 +148,7 @@ grep -q "wrong-key-0123456789" "$WORK/out" "$WORK/err" && fail "reingest printed
 # No server at all: bounded retries, then a failure, files kept.
 kill -TERM $server_pid; wait $server_pid 2>/dev/null
 run reingest --uri=127.0.0.1:$port --api_key=secret-test-key --max_attempts=2 --deadline_s=20 \
-  kept-a.pbfs
+  --include_acked kept-a.pbfs
 expect_rc 1 "reingest without a server"
 expect_out "1 failed" "reingest without a server"
 [ -e kept-a.pbfs ] || fail "reingest without a server deleted the file"
