@@ -4,12 +4,14 @@
 //   bench --uri=HOST:PORT --api_key=K --messages=N --channels=C --backup_dir=D
 //         [--retain_backups] [--no_backups] [--backups_only] [--checkpoint_interval_ms=T]
 //         [--no_setup_calls] [--producers=P] [--start_us=S] [--flush_every=K]
-//         [--progress_file=F]
+//         [--progress_file=F] [--max_file_bytes=B]
 // Flow "bench" with C double channels; message i has timestamp S + i µs (S: --start_us, or
 // now). --flush_every=K calls Flush() after every K sends; each time it returns OK, F is
 // atomically replaced (write, rename) by the number of messages it covers, as decimal text:
 // messages 0..count-1 are then confirmed. A bench started on a backup_dir with leftover files
 // recovers them (SiftStream's start-up recovery) before it exits 0.
+// --max_file_bytes=B closes (rotates) a backup file once it holds B bytes (default 16 MiB,
+// DiskBackupPolicy's default); small values make rotation frequent, e.g. for tools/kill_test.
 // --no_setup_calls streams into a fixed config id without unary calls. Human progress goes to
 // stderr; the last stdout line is one JSON object with at least sent, msgs_per_s,
 // cpu_ns_per_msg, reingested, checkpoints, checkpoints_failed, dropped_live. Exit status 0
@@ -48,6 +50,8 @@ DEFINE_int64(finish_timeout_ms, 120000, "how long Finish may take");
 DEFINE_int64(start_us, 0, "timestamp of message 0 in µs since the epoch; 0: now");
 DEFINE_int64(flush_every, 0, "call Flush() after every K sends (needs --producers=1)");
 DEFINE_string(progress_file, "", "with --flush_every: rewritten with each confirmed count");
+DEFINE_uint64(max_file_bytes, uint64_t{16} << 20,
+              "backup file size at which a file is closed and the next one opened");
 DEFINE_string(sync_policy, "on_flush",
               "when backups are fdatasync'ed: on_flush, interval:MS, bytes:N or never");
 
@@ -151,6 +155,10 @@ int Run() {
     std::fprintf(stderr, "bench: --flush_every needs --producers=1 (counts must be a prefix)\n");
     return 2;
   }
+  if (FLAGS_max_file_bytes == 0) {
+    std::fprintf(stderr, "bench: --max_file_bytes must be positive\n");
+    return 2;
+  }
   absl::StatusOr<SyncPolicy> sync = ParseSyncPolicy(FLAGS_sync_policy);
   if (!sync.ok()) {
     std::fprintf(stderr, "bench: %s\n", std::string(sync.status().message()).c_str());
@@ -160,6 +168,7 @@ int Run() {
   backups.sync = *sync;
   backups.backup_dir = FLAGS_backup_dir;
   backups.retain_backups = FLAGS_retain_backups;
+  backups.max_file_size_bytes = FLAGS_max_file_bytes;
   SiftStreamBuilder builder;
   builder.Uri(FLAGS_uri).ApiKey(FLAGS_api_key).Tls(FLAGS_tls).IngestionConfig(BenchConfig())
       .Backups(backups).CheckpointInterval(absl::Milliseconds(FLAGS_checkpoint_interval_ms))

@@ -58,6 +58,16 @@ echo "$last4" | grep -q '"recovered_messages":3000,' || { echo "recovery: $last4
 sleep 0.2
 grep -q '"committed_messages":5000' "$dir/stats2.json" || { cat "$dir/stats2.json"; exit 1; }
 if ls "$dir/backups"/*.pbfs >/dev/null 2>&1; then echo "recovered files left behind"; exit 1; fi
+# --max_file_bytes: small files rotate (10,000 messages are ~1.5 MB: one file by default).
+mkdir -p "$dir/small"
+"$bench" --uri=127.0.0.1:$port2 --api_key=k --messages=10000 --backups_only \
+  --max_file_bytes=65536 --backup_dir="$dir/small" >"$dir/out5.txt" 2>"$dir/err5.txt" \
+  || { cat "$dir/err5.txt"; echo "small-file bench failed"; exit 1; }
+files=$(ls "$dir/small"/*.pbfs | wc -l)
+[ "$files" -ge 3 ] || { echo "--max_file_bytes=65536 made $files file(s)"; exit 1; }
+if "$bench" --messages=10 --max_file_bytes=0 >/dev/null 2>&1; then
+  echo "--max_file_bytes=0 was accepted"; exit 1
+fi
 if "$bench" --messages=10 --flush_every=5 --producers=2 >/dev/null 2>&1; then
   echo "--flush_every with 2 producers was accepted"; exit 1
 fi
