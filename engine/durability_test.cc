@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <thread>
@@ -199,6 +200,42 @@ TEST_F(DurabilityTest, LeftoverFilesAreRecoveredAtStartAndDeleted) {
   EXPECT_EQ(m.backup_files_recovered, static_cast<uint64_t>(leftovers));
   EXPECT_EQ(m.messages_recovered, 4000u);
   EXPECT_EQ(CountFiles(backup_dir_), 0);
+}
+
+TEST_F(DurabilityTest, ThousandsOfLeftoverFilesAreAllRecovered) {
+  // More leftover files than the control bus holds messages (1,024 by default): recovery
+  // must hand them over a few at a time, not all at start.
+  std::string first;
+  {
+    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 1);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+    DIR* d = opendir(backup_dir_.c_str());
+    while (dirent* e = readdir(d)) {
+      if (absl::EndsWith(e->d_name, ".pbfs")) first = absl::StrCat(backup_dir_, "/", e->d_name);
+    }
+    closedir(d);
+  }
+  ASSERT_FALSE(first.empty());
+  std::string bytes;
+  {
+    std::ifstream in(first, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // The same message under 1,100 stream ids: Sift counts one key, recovery 1,100 files.
+  constexpr int kFiles = 1100;
+  for (int i = 1; i < kFiles; ++i) {
+    std::ofstream(absl::StrCat(backup_dir_, "/copy", i, "-000001-0001.pbfs"), std::ios::binary)
+        << bytes;
+  }
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  absl::Status finished = (*stream)->Finish(absl::Seconds(120));
+  EXPECT_TRUE(finished.ok()) << finished;
+  EXPECT_EQ((*stream)->Metrics().backup_files_recovered, static_cast<uint64_t>(kFiles));
+  EXPECT_EQ(CountFiles(backup_dir_), 0);
+  ExpectNothingLost(1);
 }
 
 TEST_F(DurabilityTest, RetainedRecoveredFilesAreMarkedAndNotSentAgain) {

@@ -94,6 +94,9 @@ class Reactor {
   explicit Reactor(ReactorConfig config);
   absl::Status Build();
   void StartRecovery();
+  // Hands the next leftover files to re-ingestion, a few at a time: a directory may hold
+  // thousands, and the control bus is bounded.
+  void FeedRecovery();
   void ServeFlushes(bool stopped);
   std::optional<absl::Status> FlushToDisk(FlushRequest& request, bool stopped);
   std::optional<absl::Status> FlushToSift(FlushRequest& request, bool stopped);
@@ -144,6 +147,7 @@ class Reactor {
   uint64_t live_resolved_through_ = 0;  // Highest checkpoint with kCheckpointComplete.
   uint64_t first_failed_checkpoint_ = 0;  // Lowest with kCheckpointNeedsReingestion (0: none).
   std::vector<std::string> recovery_files_;  // Left by a process that is gone; sent again.
+  size_t recovery_next_ = 0;  // recovery_files_[recovery_next_..] are not handed over yet.
   absl::Status backup_failure_;     // The backup disk's first error; Send refuses after it.
   // Where each ended live checkpoint ends in the message order (moved_ at its end), and the
   // checkpoints Sift did not acknowledge: together with the backup's durable prefix they say
