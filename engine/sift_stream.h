@@ -108,6 +108,10 @@ struct SiftStreamMetrics {
   uint64_t send_queue_depth = 0;
   uint64_t live_queue_depth = 0;
   uint64_t errors = 0;  // ErrorSignals raised (see last_error).
+  // CPU time the reactor thread has used (CLOCK_THREAD_CPUTIME_ID), so a benchmark can tell
+  // the reactor's cost per message from the producers' (it includes gRPC's socket work,
+  // which runs inside the reactor's polls).
+  uint64_t reactor_cpu_ns = 0;
   std::string last_error;
 };
 
