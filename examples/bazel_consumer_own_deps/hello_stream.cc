@@ -1,0 +1,1 @@
+../bazel_consumer/hello_stream.cc
