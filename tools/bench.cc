@@ -16,12 +16,30 @@
 // stderr; the last stdout line is one JSON object with at least sent, msgs_per_s,
 // cpu_ns_per_msg, reingested, checkpoints, checkpoints_failed, dropped_live. Exit status 0
 // only after Finish() returned OK.
+// Performance fields (issue #7; tools/bench_report reads them) are added to the same JSON
+// line: cpu_ns_per_msg split into producer_cpu_ns_per_msg (the Send threads' own CPU clocks),
+// reactor_cpu_ns_per_msg (SiftStreamMetrics::reactor_cpu_ns) and other_cpu_ns_per_msg (the
+// rest: gRPC's threads, Build and Finish on the main thread); peak_rss_kb (getrusage);
+// send_p50_us, send_p99_us, send_p999_us over every --latency_sample_every-th Send (the time
+// until Send accepted the message, waits for a full queue included); backup_mb_per_s,
+// bytes_per_msg, send_s (until the last Send returned), wall_s (Finish included) and refused
+// (Sends that found the queue full and were retried).
+// --rate=R paces the producers to R messages/s in total (telemetry arrives at a rate; the
+// outage plot needs the live path to have headroom). --progress_interval_ms=T prints one JSON line to stderr every T ms while it runs:
+// {"progress":{"t_ms":..,"sent":..,"written_live":..,"acknowledged":..,"backed_up":..,
+// "reingested":..,"send_queue_depth":..,"live_queue_depth":..,"live_streams_failed":..,
+// "rss_kb":..}}.
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +72,10 @@ DEFINE_uint64(max_file_bytes, uint64_t{16} << 20,
               "backup file size at which a file is closed and the next one opened");
 DEFINE_string(sync_policy, "on_flush",
               "when backups are fdatasync'ed: on_flush, interval:MS, bytes:N or never");
+DEFINE_int32(latency_sample_every, 64,
+             "time every Nth Send for the latency percentiles (few clock reads per message)");
+DEFINE_int64(progress_interval_ms, 0, "print a JSON progress line to stderr every T ms; 0: off");
+DEFINE_double(rate, 0, "messages per second over all producers; 0: as fast as Send allows");
 
 namespace sift_stream {
 namespace {
@@ -65,6 +87,40 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// The calling thread's own CPU time: producers read it when they finish, so the process's CPU
+// can be split between them and the reactor.
+uint64_t ThreadCpuNs() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
+int64_t MonotonicNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+long PeakRssKb() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// VmRSS now (peak_rss_kb only ever grows; the progress lines show whether memory stays flat).
+long CurrentRssKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      long kb = 0;
+      std::sscanf(line.c_str(), "VmRSS: %ld", &kb);
+      return kb;
+    }
+  }
+  return 0;
 }
 
 IngestionConfigSpec BenchConfig() {
@@ -116,16 +172,92 @@ struct FlushStats {
   std::vector<double> latencies_us;
 };
 
+// What one producer thread measured about itself; each thread owns its own, so no locks.
+struct ProducerStats {
+  uint64_t cpu_ns = 0;
+  std::vector<double> send_latencies_us;  // Every --latency_sample_every-th Send.
+};
+
+// Prints a progress line every --progress_interval_ms until Stop(); for throughput-over-time
+// plots (tools/bench_report), so it reads only the published metrics and /proc.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(const SiftStream& stream, absl::Time start) : stream_(stream), start_(start) {
+    if (FLAGS_progress_interval_ms > 0) thread_ = std::thread([this] { Loop(); });
+  }
+  ~ProgressPrinter() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(FLAGS_progress_interval_ms),
+                         [this] { return stop_; })) {
+      Print();
+    }
+    Print();  // The final state, so a plot ends where the run did.
+  }
+
+  void Print() const {
+    const SiftStreamMetrics m = stream_.Metrics();
+    std::fprintf(stderr,
+                 "{\"progress\":{\"t_ms\":%.0f,\"sent\":%llu,\"written_live\":%llu,"
+                 "\"acknowledged\":%llu,\"backed_up\":%llu,\"reingested\":%llu,"
+                 "\"send_queue_depth\":%llu,\"live_queue_depth\":%llu,"
+                 "\"live_streams_failed\":%llu,\"rss_kb\":%ld}}\n",
+                 absl::ToDoubleMilliseconds(absl::Now() - start_),
+                 static_cast<unsigned long long>(m.messages_sent),
+                 static_cast<unsigned long long>(m.messages_written_live),
+                 static_cast<unsigned long long>(m.messages_acknowledged),
+                 static_cast<unsigned long long>(m.messages_backed_up),
+                 static_cast<unsigned long long>(m.messages_reingested),
+                 static_cast<unsigned long long>(m.send_queue_depth),
+                 static_cast<unsigned long long>(m.live_queue_depth),
+                 static_cast<unsigned long long>(m.live_streams_failed), CurrentRssKb());
+  }
+
+  const SiftStream& stream_;
+  const absl::Time start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Sleeps until `sends` messages are due at `rate` per second since `start_ns`.
+void Pace(int64_t start_ns, int64_t sends, double rate) {
+  const int64_t due_ns = start_ns + static_cast<int64_t>(sends / rate * 1e9);
+  const int64_t ahead_ns = due_ns - MonotonicNs();
+  if (ahead_ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ahead_ns));
+}
+
 // Sends messages [p, messages) stepping by producers; retries while the backup path is full.
-absl::Status Produce(SiftStream& stream, int p, absl::Time start, FlushStats* flushes) {
+absl::Status Produce(SiftStream& stream, int p, absl::Time start, FlushStats* flushes,
+                     ProducerStats* own) {
   std::vector<ChannelValue> values(FLAGS_channels, ChannelValue::Double(0));
+  const int64_t sample_every = std::max(1, FLAGS_latency_sample_every);
+  own->send_latencies_us.reserve(FLAGS_messages / FLAGS_producers / sample_every + 1);
+  int64_t sends = 0;
+  const int64_t start_ns = MonotonicNs();
   for (int64_t i = p; i < FLAGS_messages; i += FLAGS_producers) {
     for (int c = 0; c < FLAGS_channels; ++c) values[c] = ChannelValue::Double(i * 0.001 + c);
+    const bool timed = ++sends % sample_every == 0;
+    if (FLAGS_rate > 0 && sends % 64 == 0) Pace(start_ns, sends, FLAGS_rate / FLAGS_producers);
+    const int64_t send_started = timed ? MonotonicNs() : 0;
     absl::Status s;
     while (absl::IsResourceExhausted(s = stream.Send("bench", start + absl::Microseconds(i),
                                                      values))) {
       std::this_thread::yield();
     }
+    if (timed) own->send_latencies_us.push_back((MonotonicNs() - send_started) / 1e3);
     if (!s.ok()) return s;
     if (FLAGS_flush_every > 0 && (i + 1) % FLAGS_flush_every == 0) {
       const absl::Time t0 = absl::Now();
@@ -144,6 +276,33 @@ double Percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
   return values[static_cast<size_t>(q * (values.size() - 1))];
+}
+
+// The issue #7 fields of the JSON line, each starting with a comma. CPU is split by thread:
+// producers' clocks, the reactor's (published by the engine), and whatever is left.
+std::string PerformanceJson(const SiftStreamMetrics& m, const std::vector<ProducerStats>& stats,
+                            double n, double cpu_seconds, uint64_t reactor_cpu_ns, double wall,
+                            double send_seconds) {
+  uint64_t producer_cpu_ns = 0;
+  std::vector<double> latencies;
+  for (const ProducerStats& s : stats) {
+    producer_cpu_ns += s.cpu_ns;
+    latencies.insert(latencies.end(), s.send_latencies_us.begin(), s.send_latencies_us.end());
+  }
+  const double per = n > 0 ? 1 / n : 0;
+  const double other_ns = cpu_seconds * 1e9 - static_cast<double>(producer_cpu_ns) -
+                          static_cast<double>(reactor_cpu_ns);
+  return absl::StrFormat(
+      ",\"producer_cpu_ns_per_msg\":%.0f,\"reactor_cpu_ns_per_msg\":%.0f,"
+      "\"other_cpu_ns_per_msg\":%.0f,\"peak_rss_kb\":%ld,\"send_p50_us\":%.2f,"
+      "\"send_p99_us\":%.2f,\"send_p999_us\":%.2f,\"latency_samples\":%d,"
+      "\"backup_mb_per_s\":%.1f,\"bytes_per_msg\":%.1f,\"send_s\":%.3f,\"wall_s\":%.3f,"
+      "\"refused\":%llu",
+      producer_cpu_ns * per, reactor_cpu_ns * per, other_ns * per, PeakRssKb(),
+      Percentile(latencies, 0.5), Percentile(latencies, 0.99), Percentile(latencies, 0.999),
+      static_cast<int>(latencies.size()), m.bytes_backed_up / wall / 1e6,
+      n > 0 ? m.bytes_sent / n : 0.0, send_seconds, wall,
+      static_cast<unsigned long long>(m.messages_refused));
 }
 
 int Run() {
@@ -186,12 +345,17 @@ int Run() {
   const absl::Time first_timestamp =
       FLAGS_start_us > 0 ? absl::FromUnixMicros(FLAGS_start_us) : start;
   const double cpu0 = CpuSeconds();
+  const uint64_t reactor_cpu0 = (*stream)->Metrics().reactor_cpu_ns;
+  ProgressPrinter progress(**stream, start);
   std::vector<std::thread> producers;
   std::vector<absl::Status> results(FLAGS_producers);
+  std::vector<ProducerStats> producer_stats(FLAGS_producers);
   FlushStats flushes;
   for (int p = 0; p < FLAGS_producers; ++p) {
-    producers.emplace_back(
-        [&, p] { results[p] = Produce(**stream, p, first_timestamp, &flushes); });
+    producers.emplace_back([&, p] {
+      results[p] = Produce(**stream, p, first_timestamp, &flushes, &producer_stats[p]);
+      producer_stats[p].cpu_ns = ThreadCpuNs();  // The thread did nothing but produce.
+    });
   }
   for (auto& t : producers) t.join();
   const absl::Time sent_at = absl::Now();
@@ -199,6 +363,7 @@ int Run() {
   const double wall = absl::ToDoubleSeconds(absl::Now() - start);
   const double cpu = CpuSeconds() - cpu0;
   const SiftStreamMetrics m = (*stream)->Metrics();
+  progress.Stop();
   for (const absl::Status& r : results) {
     if (!r.ok() && finished.ok()) finished = r;
   }
@@ -213,7 +378,7 @@ int Run() {
       "\"checkpoints_failed\":%llu,\"dropped_live\":%llu,\"backed_up\":%llu,"
       "\"producers\":%d,\"channels\":%d,\"flushes\":%lld,\"flush_p50_us\":%.0f,"
       "\"flush_p99_us\":%.0f,\"durable\":%llu,\"recovered_files\":%llu,"
-      "\"recovered_messages\":%llu,\"sync_policy\":\"%s\"}\n",
+      "\"recovered_messages\":%llu,\"sync_policy\":\"%s\"%s}\n",
       finished.ok() ? "true" : "false", static_cast<unsigned long long>(m.messages_sent),
       n / wall, m.bytes_sent / wall / 1e6, n > 0 ? cpu * 1e9 / n : 0.0,
       static_cast<unsigned long long>(m.messages_acknowledged),
@@ -226,7 +391,10 @@ int Run() {
       Percentile(flushes.latencies_us, 0.99),
       static_cast<unsigned long long>(m.messages_durable),
       static_cast<unsigned long long>(m.backup_files_recovered),
-      static_cast<unsigned long long>(m.messages_recovered), FLAGS_sync_policy.c_str());
+      static_cast<unsigned long long>(m.messages_recovered), FLAGS_sync_policy.c_str(),
+      PerformanceJson(m, producer_stats, n, cpu, m.reactor_cpu_ns - reactor_cpu0, wall,
+                      absl::ToDoubleSeconds(sent_at - start))
+          .c_str());
   return finished.ok() ? 0 : 1;
 }
 

@@ -12,6 +12,7 @@ PACKAGES=(
   libabsl-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
+  gnuplot-nox
 )
 
 SUDO=""
