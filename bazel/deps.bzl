@@ -81,6 +81,8 @@ _REPOS = {
     "com_google_googletest": {"com_google_googletest/BUILD.repo": "BUILD.bazel"},
     "com_github_gflags_gflags": {"com_github_gflags_gflags/BUILD.repo": "BUILD.bazel"},
     "com_github_google_benchmark": {"com_github_google_benchmark/BUILD.repo": "BUILD.bazel"},
+    "com_github_google_glog": {"com_github_google_glog/BUILD.repo": "BUILD.bazel"},
+    "com_github_civetweb_civetweb": {"com_github_civetweb_civetweb/BUILD.repo": "BUILD.bazel"},
     "liburing": {"liburing/BUILD.repo": "BUILD.bazel"},
     "zlib": {"zlib/BUILD.repo": "BUILD.bazel"},
 }

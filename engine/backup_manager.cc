@@ -1,9 +1,9 @@
 #include "engine/backup_manager.h"
 
+#include <glog/logging.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -496,10 +496,9 @@ void BackupManager::NoteBufferedIo() {
   if (file_ == nullptr || file_->direct_io() || file_counted_buffered_) return;
   file_counted_buffered_ = true;
   if (metrics_.files_buffered++ == 0) {
-    std::fprintf(stderr,
-                 "sift_stream: backup directory %s refuses O_DIRECT (e.g. ramfs or an overlay); "
-                 "backup files use buffered writes through the page cache instead\n",
-                 policy_.backup_dir.c_str());
+    LOG(WARNING) << "sift_stream: backup directory " << policy_.backup_dir
+                 << " refuses O_DIRECT (e.g. ramfs or an overlay); backup files use buffered "
+                    "writes through the page cache instead";
   }
 }
 

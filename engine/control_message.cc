@@ -1,6 +1,7 @@
 #include "engine/control_message.h"
 
-#include <cstdio>
+#include <glog/logging.h>
+
 #include <cstdlib>
 
 namespace sift_stream::engine {
@@ -25,8 +26,8 @@ const char* ControlKindName(ControlKind kind) {
 
 void ControlBus::Publish(ControlMessage message) {
   if (queue_.size() >= capacity_) {
-    std::fprintf(stderr, "sift_stream: control bus overflow (%zu undelivered) at %s\n",
-                 queue_.size(), ControlKindName(message.kind));
+    LOG(ERROR) << "sift_stream: control bus overflow (" << queue_.size()
+               << " undelivered) at " << ControlKindName(message.kind);
     std::abort();
   }
   ++published_;

@@ -1,9 +1,12 @@
 #include "engine/ingestion_task.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <cassert>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace sift_stream::engine {
 
@@ -359,10 +362,11 @@ void IngestionTask::OnFinished() {
   if (call->checkpoint < current_checkpoint_ || !ok) {
     if (!ok) failed_checkpoints_.insert(call->checkpoint);
     if (call->checkpoint == current_checkpoint_) EndCheckpoint();
-    ResolveCheckpoint(call->checkpoint, failed_checkpoints_.count(call->checkpoint) == 0);
+    ResolveCheckpoint(call->checkpoint, failed_checkpoints_.count(call->checkpoint) == 0,
+                      call.get());
   }
   if (!ok && !Retryable(call->status.error_code())) {
-    return Fail(absl::StrCat("Sift refused the stream: ", call->status.error_message(),
+    return Fail(absl::StrCat("Sift refused the stream: ", Redacted(call->status.error_message()),
                              " (code ", call->status.error_code(),
                              "); not retrying, data stays on disk"));
   }
@@ -383,10 +387,11 @@ void IngestionTask::DropEntriesOf(uint64_t checkpoint) {
   while (!live_.empty() && live_.front().checkpoint == checkpoint) live_.pop_front();
 }
 
-void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok) {
+void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* call) {
   assert(checkpoint == next_to_resolve_ && "checkpoints resolve in order");
   next_to_resolve_ = checkpoint + 1;
   failed_checkpoints_.erase(checkpoint);
+  RecordOutcome(checkpoint, ok, call);
   if (ok) {
     ++metrics_.checkpoints_ok;
   } else {
@@ -402,7 +407,55 @@ void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok) {
   bus_.Publish(std::move(complete));
 }
 
+// An empty checkpoint that ended cleanly says nothing (an idle stream ends one per interval);
+// every other outcome is kept for /status and logged at --v=1.
+void IngestionTask::RecordOutcome(uint64_t checkpoint, bool ok, const Call* call) {
+  if (ok && call == nullptr) return;
+  CheckpointOutcome outcome;
+  outcome.checkpoint = checkpoint;
+  outcome.ended = absl::Now();
+  outcome.acknowledged = ok;
+  if (call != nullptr) {
+    outcome.messages = call->written;
+    outcome.duration = outcome.ended - call->started;
+  }
+  outcome.detail = ok ? "acknowledged" : FailureDetail(call);
+  VLOG(1) << "sift_stream: checkpoint " << checkpoint << " ended: " << outcome.messages
+          << " message(s) live in " << absl::FormatDuration(outcome.duration) << ", "
+          << (ok ? "acknowledged" : "to re-ingest: ") << (ok ? "" : outcome.detail);
+  if (!ok) {
+    // Per checkpoint, and a flapping link fails every one of them.
+    LOG_EVERY_T(WARNING, 10) << "sift_stream: checkpoint " << checkpoint
+                             << " not acknowledged (" << outcome.detail
+                             << "); its backup files go to re-ingestion";
+  }
+  recent_.push_back(std::move(outcome));
+  if (recent_.size() > kRecentCheckpoints) recent_.pop_front();
+  ++recorded_;
+}
+
+std::string IngestionTask::FailureDetail(const Call* call) const {
+  if (aborted_) return "aborted (Finish ran out of time)";
+  if (call == nullptr) {
+    return state_ == State::kStopped ? "no live stream (stopped)"
+                                     : "messages dropped from the full live queue";
+  }
+  if (call->ack_timed_out) return "no progress from Sift within ack_timeout";
+  if (!call->status.ok()) {
+    return Redacted(absl::StrCat("stream failed: ", call->status.error_message(), " (code ",
+                                 call->status.error_code(), ")"));
+  }
+  if (call->broken) return "stream broken";
+  return "messages dropped from the full live queue";
+}
+
+std::string IngestionTask::Redacted(absl::string_view text) const {
+  if (options_.api_key.empty()) return std::string(text);
+  return absl::StrReplaceAll(text, {{options_.api_key, "<api key>"}});
+}
+
 void IngestionTask::Fail(absl::string_view why) {
+  LOG(ERROR) << "sift_stream: live streaming stopped: " << why;
   state_ = State::kStopped;
   while (!live_.empty()) {
     failed_checkpoints_.insert(live_.front().checkpoint);

@@ -99,8 +99,24 @@ struct IngestionMetrics {
   size_t live_queue_depth = 0;
 };
 
+// How one live checkpoint ended. Kept for the last few (IngestionTask::recent_checkpoints)
+// so that an operator sees a pattern — every checkpoint timing out, say — not just counters.
+struct CheckpointOutcome {
+  uint64_t checkpoint = 0;
+  uint64_t messages = 0;  // Written on its live stream.
+  absl::Time ended = absl::InfinitePast();  // When Sift's verdict came (or it was given up).
+  // From its stream's start to the verdict; zero when no stream carried it.
+  absl::Duration duration = absl::ZeroDuration();
+  bool acknowledged = false;
+  // "acknowledged", or why it goes to re-ingestion. Never holds the API key.
+  std::string detail;
+};
+
 class IngestionTask {
  public:
+  // How many outcomes recent_checkpoints() keeps.
+  static constexpr size_t kRecentCheckpoints = 20;
+
   enum class State {
     kIdle,        // No stream: waiting for a message or for the backoff to end.
     kStarting,    // StartCall in flight.
@@ -146,6 +162,10 @@ class IngestionTask {
   // Messages waiting in the live queue. A producer that must never lose a message to the
   // drop-oldest rule (the re-ingestion task) keeps this below options.live_capacity.
   size_t live_depth() const { return live_.size(); }
+  // Checkpoints that streamed messages or failed, oldest first; checkpoints_recorded() counts
+  // every one ever recorded, so a reader copies only when it changed.
+  const std::deque<CheckpointOutcome>& recent_checkpoints() const { return recent_; }
+  uint64_t checkpoints_recorded() const { return recorded_; }
 
   // Checkpoint timer (reactor thread).
   void OnCheckpointTimer(io::Completion& completion);
@@ -165,7 +185,12 @@ class IngestionTask {
   void Break();
   void MaybeFinish();
   void OnFinished();
-  void ResolveCheckpoint(uint64_t checkpoint, bool ok);
+  // `call`: the stream that carried the checkpoint, if one did.
+  void ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* call = nullptr);
+  void RecordOutcome(uint64_t checkpoint, bool ok, const Call* call);
+  std::string FailureDetail(const Call* call) const;
+  // `text` with the API key cut out: server messages are logged and shown on /status.
+  std::string Redacted(absl::string_view text) const;
   void ResolveEmptyCheckpoints();
   bool HasEntriesOf(uint64_t checkpoint) const;
   void Fail(absl::string_view why);
@@ -215,6 +240,8 @@ class IngestionTask {
   int attempts_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   IngestionMetrics metrics_;
+  std::deque<CheckpointOutcome> recent_;
+  uint64_t recorded_ = 0;
 };
 
 const char* IngestionStateName(IngestionTask::State state);

@@ -1,9 +1,9 @@
 #include "engine/reactor.h"
 
 #include <dirent.h>
+#include <glog/logging.h>
 #include <time.h>
 
-#include <cstdio>
 #include <cstdlib>
 
 #include <algorithm>
@@ -143,8 +143,7 @@ void Reactor::OnWake(io::Completion&) {}
 // safely, and no operation can complete. Stopping the process is the only safe answer; the
 // backup files on disk are intact up to their last completed write.
 void Reactor::Fatal(const absl::Status& status) {
-  std::fprintf(stderr, "sift_stream: the reactor's io_uring failed: %s\n",
-               std::string(status.message()).c_str());
+  LOG(ERROR) << "sift_stream: the reactor's io_uring failed: " << status.message();
   std::abort();
 }  // The turn that follows moves the messages.
 
@@ -213,6 +212,8 @@ void Reactor::MoveMessages() {
 void Reactor::OnBackupFailure(const absl::Status& status) {
   if (!backup_failure_.ok()) return;
   backup_failure_ = status;
+  LOG(ERROR) << "sift_stream: the backup disk failed (" << status.message()
+             << "); Send refuses new messages";
   last_error_ = std::string(status.message());
   ++error_signals_;
   queue_.Close(absl::FailedPreconditionError(absl::StrCat(
@@ -226,6 +227,12 @@ void Reactor::WatchBackup() {
   const absl::Status stall = backup_->stall();
   if (stall.ok() == !backup_stalled_) return;
   backup_stalled_ = !stall.ok();
+  // A disk hovering at full may stall and resume many times a second.
+  LOG_EVERY_T(WARNING, 10) << "sift_stream: backup disk "
+                           << (backup_stalled_ ? absl::StrCat("full: ", stall.message(),
+                                                              "; Send refuses until space "
+                                                              "comes back")
+                                               : "has space again; writing resumed");
   if (backup_stalled_) {
     ++backup_stalls_;
     last_error_ = std::string(stall.message());
@@ -252,10 +259,14 @@ void Reactor::OnControl(const ControlMessage& message) {
       reingest_files_.insert(reingest_files_.end(), message.backup_files.begin(),
                              message.backup_files.end());
       return;
-    case ControlKind::kErrorSignal:
+    case ControlKind::kErrorSignal: {
       ++error_signals_;
       last_error_ = std::string(message.error.message());
+      // Re-ingestion retries may raise one per attempt.
+      LOG_EVERY_T(ERROR, 10) << "sift_stream: " << last_error_ << " (" << error_signals_
+                             << " error(s) so far)";
       return;
+    }
     case ControlKind::kCheckpointComplete:
       live_resolved_through_ = std::max(live_resolved_through_, message.checkpoint);
       return;
@@ -530,6 +541,11 @@ void Reactor::PublishMetrics() {
     m.retries = live.retries;
     m.current_backoff = live.current_backoff;
     m.live_queue_depth = ingestion_->live_depth();
+    if (ingestion_->checkpoints_recorded() != checkpoints_copied_) {
+      checkpoints_copied_ = ingestion_->checkpoints_recorded();
+      checkpoints_.assign(ingestion_->recent_checkpoints().begin(),
+                          ingestion_->recent_checkpoints().end());
+    }
   }
   if (backup_ != nullptr) {
     const BackupMetrics backup = backup_->metrics();
@@ -561,6 +577,11 @@ void Reactor::PublishMetrics() {
 SiftStreamMetrics Reactor::Metrics() const {
   std::lock_guard<std::mutex> lock(metrics_mu_);
   return metrics_;
+}
+
+std::vector<CheckpointOutcome> Reactor::RecentCheckpoints() const {
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  return checkpoints_;
 }
 
 }  // namespace sift_stream::engine

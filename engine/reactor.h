@@ -71,6 +71,8 @@ class Reactor {
   absl::Status Finish(absl::Duration timeout);
 
   SiftStreamMetrics Metrics() const;
+  // Any thread; see SiftStream::RecentCheckpoints.
+  std::vector<CheckpointOutcome> RecentCheckpoints() const;
 
  private:
   enum class Phase {
@@ -171,6 +173,8 @@ class Reactor {
 
   mutable std::mutex metrics_mu_;
   SiftStreamMetrics metrics_;  // Guarded by metrics_mu_.
+  std::vector<CheckpointOutcome> checkpoints_;  // Guarded by metrics_mu_.
+  uint64_t checkpoints_copied_ = 0;  // ingestion_->checkpoints_recorded() at the last copy.
   absl::Time metrics_published_ = absl::InfinitePast();
 
   std::mutex flush_mu_;

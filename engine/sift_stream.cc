@@ -6,6 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "engine/metrics_http.h"
 #include "engine/reactor.h"
 
 namespace sift_stream {
@@ -87,6 +88,11 @@ SiftStreamBuilder& SiftStreamBuilder::ExistingIngestionConfig(std::string ingest
   return *this;
 }
 
+SiftStreamBuilder& SiftStreamBuilder::ServeMetrics(std::string host_port) {
+  metrics_host_port_ = std::move(host_port);
+  return *this;
+}
+
 absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (uri_.empty()) return absl::InvalidArgumentError("no Sift URI: call Uri(\"host:port\")");
   if (api_key_.empty()) return absl::InvalidArgumentError("no API key: call ApiKey(...)");
@@ -96,6 +102,14 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (mode_ != StreamMode::kLiveOnly && backups_.backup_dir.empty()) {
     return absl::InvalidArgumentError(
         "no backup directory: call Backups() with a backup_dir, or Mode(kLiveOnly)");
+  }
+  // Listening first: a bad address or a port in use fails before any call to Sift.
+  std::unique_ptr<engine::MetricsHttpServer> metrics_http;
+  if (!metrics_host_port_.empty()) {
+    auto started = engine::MetricsHttpServer::Start(
+        metrics_host_port_, mode_ == StreamMode::kLiveOnly ? "" : backups_.backup_dir);
+    if (!started.ok()) return started.status();
+    metrics_http = std::move(started).value();
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       tls_ ? grpc::SslCredentials(grpc::SslCredentialsOptions())
@@ -138,6 +152,10 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   auto started = engine::Reactor::Start(std::move(reactor));
   if (!started.ok()) return started.status();
   stream->reactor_ = std::move(started).value();
+  if (metrics_http != nullptr) {
+    metrics_http->Attach(stream.get());
+    stream->metrics_http_ = std::move(metrics_http);
+  }
   return stream;
 }
 
@@ -150,6 +168,7 @@ SiftStream::SiftStream(engine::SetupResult setup, std::string stream_id,
 
 SiftStream::~SiftStream() {
   if (reactor_ != nullptr) (void)reactor_->Finish(absl::Seconds(5));
+  metrics_http_.reset();  // Its requests read the reactor's metrics: stop them first.
 }
 
 absl::Status SiftStream::Send(absl::string_view flow, absl::Time timestamp,
@@ -192,6 +211,14 @@ absl::Status SiftStream::Enqueue(const sift::ingest::v1::IngestWithConfigDataStr
 absl::Status SiftStream::Flush(absl::Duration timeout) { return reactor_->Flush(timeout); }
 
 absl::Status SiftStream::Finish(absl::Duration timeout) { return reactor_->Finish(timeout); }
+
+std::vector<CheckpointOutcome> SiftStream::RecentCheckpoints() const {
+  return reactor_->RecentCheckpoints();
+}
+
+std::string SiftStream::metrics_address() const {
+  return metrics_http_ != nullptr ? metrics_http_->address() : std::string();
+}
 
 SiftStreamMetrics SiftStream::Metrics() const {
   SiftStreamMetrics metrics = reactor_->Metrics();

@@ -25,7 +25,12 @@
 // Threads: Send() may be called from any number of threads at once; every call must have
 // returned before the stream is destroyed. One reactor thread, owned
 // by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
-// network). Metrics() may be called from any thread.
+// network). Metrics() may be called from any thread. With ServeMetrics(), an embedded HTTP
+// server (CivetWeb, its own threads) serves /metrics (Prometheus) and /status (a page for
+// people) from Metrics(); see docs/operations.md.
+//
+// Logging: glog (leveled; --v=1 logs every checkpoint's outcome). Calling
+// google::InitGoogleLogging is up to the program; without it glog writes to stderr.
 //
 // Errors: Send() says InvalidArgument for a message that does not fit its flow or is larger
 // than MaxMessageBytes() (nothing is sent); ResourceExhausted when the backup path cannot
@@ -43,6 +48,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -58,6 +64,7 @@
 namespace sift_stream {
 
 using engine::ChannelValue;
+using engine::CheckpointOutcome;
 using engine::DiskBackupPolicy;
 using engine::IngestionConfigSpec;
 using engine::RetryPolicy;
@@ -151,6 +158,12 @@ class SiftStreamBuilder {
   // be exactly those of IngestionConfig() (for benchmarks and hosts that cannot make the
   // calls; a mismatch shows up only as invalid data at Sift).
   SiftStreamBuilder& ExistingIngestionConfig(std::string ingestion_config_id);
+  // Serves /metrics (Prometheus text format) and /status (an HTML page that refreshes itself)
+  // over HTTP on "ip:port", e.g. "127.0.0.1:9464" ("localhost" means 127.0.0.1; port 0 picks
+  // a free port, see SiftStream::metrics_address()). Empty, the default: no server. Build()
+  // fails with InvalidArgument on a malformed address, Unavailable when it cannot listen
+  // (port in use). Nothing served needs or shows the API key.
+  SiftStreamBuilder& ServeMetrics(std::string host_port);
 
   // Makes the set-up calls (config, flows, run), checks the backup directory, starts the
   // reactor thread.
@@ -173,10 +186,12 @@ class SiftStreamBuilder {
   size_t control_capacity_ = 1024;
   size_t max_message_bytes_ = (4 << 20) - 1024;
   std::string existing_config_id_;
+  std::string metrics_host_port_;
 };
 
 namespace engine {
 class Reactor;
+class MetricsHttpServer;
 }
 
 class SiftStream {
@@ -209,6 +224,14 @@ class SiftStream {
 
   SiftStreamMetrics Metrics() const;
 
+  // The last few live checkpoints that streamed messages or failed, oldest first (at most
+  // 20): what /status shows. Any thread.
+  std::vector<CheckpointOutcome> RecentCheckpoints() const;
+
+  // "host:port" the metrics server listens on (the real port when ServeMetrics asked for 0);
+  // empty without ServeMetrics.
+  std::string metrics_address() const;
+
   const std::string& ingestion_config_id() const { return setup_.ingestion_config_id; }
   const std::string& run_id() const { return setup_.run_id; }
   // Names this stream's backup files: "<stream_id>-<checkpoint>-<file>.pbfs".
@@ -225,6 +248,8 @@ class SiftStream {
   engine::RequestBuilder requests_;
   const size_t max_message_bytes_;
   std::unique_ptr<engine::Reactor> reactor_;
+  // Reads through Metrics(): stopped (in ~SiftStream) before the reactor goes.
+  std::unique_ptr<engine::MetricsHttpServer> metrics_http_;
   std::atomic<uint64_t> sent_messages_{0};
   std::atomic<uint64_t> sent_bytes_{0};
   std::atomic<uint64_t> refused_{0};

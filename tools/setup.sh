@@ -11,6 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgoogle-glog-dev libcivetweb-dev prometheus
   python3
   gnuplot-nox
 )
