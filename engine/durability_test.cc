@@ -238,6 +238,22 @@ TEST_F(DurabilityTest, ThousandsOfLeftoverFilesAreAllRecovered) {
   ExpectNothingLost(1);
 }
 
+TEST_F(DurabilityTest, RecoveryHonoursTheReingestRateLimit) {
+  {
+    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 3000);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  auto stream = Builder().ReingestRateLimit(3000).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(800)) << "3,000 messages at 3,000/s";
+  ExpectNothingLost(3000);
+  EXPECT_FALSE(Builder().ReingestRateLimit(-1).Build().ok());
+}
+
 TEST_F(DurabilityTest, RetainedRecoveredFilesAreMarkedAndNotSentAgain) {
   {
     auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();

@@ -4,6 +4,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdlib>
@@ -103,7 +104,7 @@ void ReingestionTask::Abort() {
 
 bool ReingestionTask::quiescent() const {
   return state_ == State::kStopped && stream_->quiescent() && !unlink_.in_flight() &&
-         !backoff_timer_.in_flight() && !backoff_cancel_.in_flight();
+         !backoff_timer_.in_flight() && !backoff_cancel_.in_flight() && !rate_timer_.in_flight();
 }
 
 void ReingestionTask::OnControl(const ControlMessage& message) {
@@ -212,7 +213,8 @@ void ReingestionTask::StepStreaming() {
     state_ = State::kAwaitingAck;
     return;
   }
-  size_t budget = options_.batch_messages;
+  size_t budget = RateBudget(options_.batch_messages);
+  const size_t granted = budget;
   while (budget > 0 && stream_->live_depth() < options_.max_queued_messages) {
     if (reader_ == nullptr) {
       if (file_index_ == job_->files.size()) {
@@ -232,8 +234,29 @@ void ReingestionTask::StepStreaming() {
     attempt_bytes_ += message.size();
     --budget;
   }
+  rate_tokens_ -= static_cast<double>(granted - budget);
   stream_->Step();
 }
+
+size_t ReingestionTask::RateBudget(size_t wanted) {
+  const double rate = options_.max_messages_per_second;
+  if (rate <= 0) return wanted;
+  const absl::Time now = absl::Now();
+  const double burst = std::max(1.0, rate / 10);
+  if (rate_refilled_ == absl::InfinitePast()) rate_tokens_ = burst;
+  rate_tokens_ = std::min(burst, rate_tokens_ + rate * absl::ToDoubleSeconds(now - std::max(
+                                                           rate_refilled_, now - absl::Hours(1))));
+  rate_refilled_ = now;
+  if (rate_tokens_ >= 1) return std::min(wanted, static_cast<size_t>(rate_tokens_));
+  if (!rate_timer_.in_flight()) {
+    const absl::Duration until_one = absl::Seconds((1 - rate_tokens_) / rate);
+    ring_.Timeout(rate_timer_, std::max(until_one, absl::Milliseconds(1)),
+                  io::Bind<ReingestionTask, &ReingestionTask::OnRateTimer>(this));
+  }
+  return 0;
+}
+
+void ReingestionTask::OnRateTimer(io::Completion&) { Step(); }
 
 bool ReingestionTask::OpenNextFile() {
   File& file = job_->files[file_index_];
@@ -425,7 +448,7 @@ void ReingestionTask::BeginDrain() {
 void ReingestionTask::StepDraining() {
   stream_->Step();
   if (stream_->quiescent() && !unlink_.in_flight() && !backoff_timer_.in_flight() &&
-      !backoff_cancel_.in_flight()) {
+      !backoff_cancel_.in_flight() && !rate_timer_.in_flight()) {
     state_ = State::kStopped;
   }
 }

@@ -106,6 +106,9 @@ struct ReingestionOptions {
   size_t max_queued_messages = 4096;
   // Messages read from the files per Step(): bounds the time one step takes.
   size_t batch_messages = 1024;
+  // Caps the re-ingestion rate (messages per second; 0: no cap), so that catching up after an
+  // outage does not swamp a thin link. Bursts of up to a tenth of a second's worth.
+  double max_messages_per_second = 0;
 };
 
 struct ReingestionMetrics {
@@ -211,6 +214,10 @@ class ReingestionTask {
   void MarkKeptFiles();
   void OnUnlinked(io::Completion& completion);
   void OnBackoffTimer(io::Completion& completion);
+  // The rate cap: how many messages may be read now (refilling the bucket), arming the
+  // timer when none may.
+  size_t RateBudget(size_t wanted);
+  void OnRateTimer(io::Completion& completion);
   void CancelBackoff();
   void FinishJob();
   // Gives the current job up, keeping its files: signals `why` and lists them.
@@ -251,6 +258,9 @@ class ReingestionTask {
   size_t unlink_index_ = 0;
   io::Completion unlink_;
   io::Completion backoff_timer_;
+  io::Completion rate_timer_;
+  double rate_tokens_ = 0;
+  absl::Time rate_refilled_ = absl::InfinitePast();
   io::Completion backoff_cancel_;
   std::mt19937_64 rng_{std::random_device{}()};
   ReingestionMetrics metrics_;

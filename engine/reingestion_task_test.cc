@@ -245,6 +245,21 @@ TEST_F(ReingestionTaskTest, RetainBackupsKeepsTheFilesOfASuccessfulJob) {
   EXPECT_EQ(task_->metrics().files_deleted, 0u);
 }
 
+TEST_F(ReingestionTaskTest, RateCapSpreadsAJobOverTimeAndLosesNothing) {
+  ReingestionOptions options;
+  options.max_messages_per_second = 4000;
+  MakeTask(options);
+  const std::vector<std::string> files = {WriteFile("a", 0, 2000), WriteFile("b", 2000, 2000)};
+  const absl::Time start = absl::Now();
+  Reingest(1, files);
+  RunJobs(1);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(Committed(), 4000);
+  // 4,000 messages at 4,000/s with a 0.1 s burst cannot take less than 0.9 s.
+  EXPECT_GE(took, absl::Milliseconds(850)) << "the cap was not applied";
+  EXPECT_LT(took, absl::Seconds(10));
+}
+
 TEST_F(ReingestionTaskTest, StreamCutOnTheFirstAttemptIsRetriedFromTheFirstFile) {
   FaultPlan plan;
   plan.end_stream = {1, false};

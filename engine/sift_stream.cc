@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/metrics_http.h"
 #include "engine/reactor.h"
@@ -73,6 +74,10 @@ SiftStreamBuilder& SiftStreamBuilder::ReingestRetry(RetryPolicy retry) {
   reingest_retry_ = retry;
   return *this;
 }
+SiftStreamBuilder& SiftStreamBuilder::ReingestRateLimit(double messages_per_second) {
+  reingest_rate_limit_ = messages_per_second;
+  return *this;
+}
 SiftStreamBuilder& SiftStreamBuilder::DataCapacity(size_t messages) {
   data_capacity_ = messages;
   return *this;
@@ -96,6 +101,9 @@ SiftStreamBuilder& SiftStreamBuilder::ServeMetrics(std::string host_port) {
 absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (uri_.empty()) return absl::InvalidArgumentError("no Sift URI: call Uri(\"host:port\")");
   if (api_key_.empty()) return absl::InvalidArgumentError("no API key: call ApiKey(...)");
+  if (reingest_rate_limit_ < 0) {
+    return absl::InvalidArgumentError("ReingestRateLimit must be 0 (no cap) or positive");
+  }
   if (max_message_bytes_ == 0) {
     return absl::InvalidArgumentError("MaxMessageBytes must be at least 1");
   }
@@ -142,6 +150,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.ingestion.retry = live_retry_;
   reactor.reingestion.ack_timeout = ack_timeout_;
   reactor.reingestion.retry = reingest_retry_;
+  reactor.reingestion.max_messages_per_second = reingest_rate_limit_;
   reactor.data_capacity = data_capacity_;
   reactor.control_capacity = control_capacity_;
 
@@ -184,6 +193,34 @@ absl::Status SiftStream::Send(absl::string_view flow, absl::Time timestamp,
 absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request) {
   if (absl::Status complete = requests_.Complete(&request); !complete.ok()) return complete;
   return Enqueue(request);
+}
+
+absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
+  for (const auto& config : setup_.flows) {
+    if (config.name() == flow) {
+      return FlowWriter(this, config, setup_.ingestion_config_id, setup_.run_id);
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("unknown flow '", flow, "': declare it in the ingestion config"));
+}
+
+absl::Status SiftStream::EnqueueSerialized(std::string& bytes) {
+  const size_t size = bytes.size();
+  if (size > max_message_bytes_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "message of %d bytes is over the %d-byte limit (MaxMessageBytes; gRPC refuses larger "
+        "messages by default): split it into several messages",
+        size, max_message_bytes_));
+  }
+  absl::Status pushed = reactor_->Push(bytes);
+  if (!pushed.ok()) {
+    if (absl::IsResourceExhausted(pushed)) refused_.fetch_add(1, std::memory_order_relaxed);
+    return pushed;
+  }
+  sent_messages_.fetch_add(1, std::memory_order_relaxed);
+  sent_bytes_.fetch_add(size, std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
 // Serializes once; the same bytes go to the backup file and to the wire.

@@ -56,6 +56,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/backup_manager.h"
+#include "engine/flow_writer.h"
 #include "engine/ingestion_task.h"
 #include "engine/request_builder.h"
 #include "engine/setup_calls.h"
@@ -148,6 +149,10 @@ class SiftStreamBuilder {
   SiftStreamBuilder& AckTimeout(absl::Duration timeout);
   SiftStreamBuilder& LiveRetry(RetryPolicy retry);
   SiftStreamBuilder& ReingestRetry(RetryPolicy retry);
+  // Caps re-ingestion (and start-up recovery) at this many messages per second, so that a
+  // backlog catching up after an outage does not swamp a thin link; 0 (the default): no cap.
+  // Re-ingestion always runs on a connection of its own, so it never queues ahead of live data.
+  SiftStreamBuilder& ReingestRateLimit(double messages_per_second);
   // Messages waiting for the backup writer (Send fails beyond it) and in the live queue
   // (the oldest is dropped beyond it); the seed's default is 10,240 for both.
   SiftStreamBuilder& DataCapacity(size_t messages);
@@ -182,6 +187,7 @@ class SiftStreamBuilder {
   absl::Duration ack_timeout_ = absl::Seconds(30);
   RetryPolicy live_retry_;
   RetryPolicy reingest_retry_;
+  double reingest_rate_limit_ = 0;
   size_t data_capacity_ = 10240;
   size_t control_capacity_ = 1024;
   size_t max_message_bytes_ = (4 << 20) - 1024;
@@ -204,6 +210,11 @@ class SiftStream {
                     absl::Span<const ChannelValue> values);
   // A request built by the caller; ingestion_config_id and run_id are filled in when empty.
   absl::Status Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request);
+
+  // A writer for `flow` that does the flow lookup and shape checks once and encodes each
+  // message directly (engine/flow_writer.h): the fast path for high-rate producers. NotFound
+  // for a flow the ingestion config does not declare.
+  absl::StatusOr<FlowWriter> Flow(absl::string_view flow);
 
   // Returns OK once every message Send() accepted before the call is either durable on disk
   // (written and fdatasync'ed, file and directory entry: see SyncPolicy) or, in live-only
@@ -242,6 +253,9 @@ class SiftStream {
   SiftStream(engine::SetupResult setup, std::string stream_id, engine::RequestBuilder builder,
              size_t max_message_bytes);
   absl::Status Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
+  // Takes serialized request bytes (leaving `bytes` holding a recycled buffer on success).
+  friend class FlowWriter;
+  absl::Status EnqueueSerialized(std::string& bytes);
 
   engine::SetupResult setup_;
   std::string stream_id_;

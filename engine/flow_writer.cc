@@ -1,0 +1,280 @@
+#include "engine/flow_writer.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/request_builder.h"
+#include "engine/sift_stream.h"
+
+namespace sift_stream {
+namespace {
+
+using sift::common::type::v1::ChannelDataType;
+
+// Wire types of the protobuf encoding.
+constexpr uint32_t kVarint = 0;
+constexpr uint32_t k64Bit = 1;
+constexpr uint32_t kLengthDelimited = 2;
+constexpr uint32_t k32Bit = 5;
+
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+void PutVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+void PutTag(uint32_t field, uint32_t wire_type, std::string* out) {
+  PutVarint((field << 3) | wire_type, out);
+}
+
+void PutFixed(uint64_t bits, size_t bytes, std::string* out) {
+  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>(bits >> (8 * i)));
+}
+
+void PutBytesField(uint32_t field, absl::string_view bytes, std::string* out) {
+  PutTag(field, kLengthDelimited, out);
+  PutVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+// The Kind a channel of `type` takes (its field number in the value's oneof).
+int KindOf(ChannelDataType type) {
+  switch (type) {
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_STRING: return 1;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_DOUBLE: return 2;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_FLOAT: return 3;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_BOOL: return 4;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_INT_32: return 5;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_UINT_32: return 6;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_INT_64: return 7;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_UINT_64: return 8;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_BIT_FIELD: return 9;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_ENUM: return 10;
+    case sift::common::type::v1::CHANNEL_DATA_TYPE_BYTES: return 12;
+    default: return 11;  // Unspecified: only "empty" fits.
+  }
+}
+
+const char* KindName(int kind) {
+  static const char* const kNames[] = {"?",      "string", "double", "float",     "bool",
+                                       "int32",  "uint32", "int64",  "uint64",    "bit field",
+                                       "enum",   "empty",  "bytes"};
+  return kind >= 0 && kind <= 12 ? kNames[kind] : "?";
+}
+
+}  // namespace
+
+FlowWriter::FlowWriter(SiftStream* stream, const sift::ingestion_configs::v2::FlowConfig& flow,
+                       absl::string_view ingestion_config_id, absl::string_view run_id)
+    : stream_(stream), flow_name_(flow.name()) {
+  PutBytesField(1, ingestion_config_id, &prefix_);
+  PutBytesField(2, flow.name(), &prefix_);
+  if (!run_id.empty()) PutBytesField(5, run_id, &suffix_);
+  slots_.resize(flow.channels_size());
+  for (int i = 0; i < flow.channels_size(); ++i) {
+    channel_names_.push_back(flow.channels(i).name());
+    slots_[i].expected = static_cast<Kind>(KindOf(flow.channels(i).data_type()));
+    slots_[i].u64 = 0;
+  }
+}
+
+absl::StatusOr<size_t> FlowWriter::ChannelIndex(absl::string_view name) const {
+  for (size_t i = 0; i < channel_names_.size(); ++i) {
+    if (channel_names_[i] == name) return i;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("flow '", flow_name_, "' has no channel named '", name, "'"));
+}
+
+bool FlowWriter::Check(size_t channel, Kind kind) {
+  if (channel >= slots_.size()) {
+    Fail(absl::StrCat("flow '", flow_name_, "' has ", slots_.size(), " channels; there is no "
+                      "channel ", channel));
+    return false;
+  }
+  Slot& slot = slots_[channel];
+  if (kind != slot.expected && kind != Kind::kEmpty) {
+    Fail(absl::StrCat("flow '", flow_name_, "', channel ", channel, " '",
+                      channel_names_[channel], "' is ", KindName(static_cast<int>(slot.expected)),
+                      " but the value is ", KindName(static_cast<int>(kind))));
+    return false;
+  }
+  slot.set = kind;
+  return true;
+}
+
+void FlowWriter::Fail(std::string why) {
+  if (error_.empty()) error_ = std::move(why);
+}
+
+FlowWriter& FlowWriter::SetDouble(size_t channel, double value) {
+  if (Check(channel, Kind::kDouble)) slots_[channel].f64 = value;
+  return *this;
+}
+FlowWriter& FlowWriter::SetFloat(size_t channel, float value) {
+  if (Check(channel, Kind::kFloat)) slots_[channel].f32 = value;
+  return *this;
+}
+FlowWriter& FlowWriter::SetBool(size_t channel, bool value) {
+  if (Check(channel, Kind::kBool)) slots_[channel].u64 = value ? 1 : 0;
+  return *this;
+}
+FlowWriter& FlowWriter::SetInt32(size_t channel, int32_t value) {
+  // Negative int32 values are sign-extended to 10 bytes on the wire, as protobuf does.
+  if (Check(channel, Kind::kInt32)) slots_[channel].u64 = static_cast<uint64_t>(int64_t{value});
+  return *this;
+}
+FlowWriter& FlowWriter::SetUint32(size_t channel, uint32_t value) {
+  if (Check(channel, Kind::kUint32)) slots_[channel].u64 = value;
+  return *this;
+}
+FlowWriter& FlowWriter::SetInt64(size_t channel, int64_t value) {
+  if (Check(channel, Kind::kInt64)) slots_[channel].u64 = static_cast<uint64_t>(value);
+  return *this;
+}
+FlowWriter& FlowWriter::SetUint64(size_t channel, uint64_t value) {
+  if (Check(channel, Kind::kUint64)) slots_[channel].u64 = value;
+  return *this;
+}
+FlowWriter& FlowWriter::SetEnum(size_t channel, uint32_t key) {
+  if (Check(channel, Kind::kEnum)) slots_[channel].u64 = key;
+  return *this;
+}
+FlowWriter& FlowWriter::SetString(size_t channel, absl::string_view value) {
+  if (Check(channel, Kind::kString)) slots_[channel].text.assign(value.data(), value.size());
+  return *this;
+}
+FlowWriter& FlowWriter::SetBitField(size_t channel, absl::string_view bits) {
+  if (Check(channel, Kind::kBitField)) slots_[channel].text.assign(bits.data(), bits.size());
+  return *this;
+}
+FlowWriter& FlowWriter::SetBytes(size_t channel, absl::string_view bytes) {
+  if (Check(channel, Kind::kBytes)) slots_[channel].text.assign(bytes.data(), bytes.size());
+  return *this;
+}
+FlowWriter& FlowWriter::SetEmpty(size_t channel) {
+  Check(channel, Kind::kEmpty);
+  return *this;
+}
+
+size_t FlowWriter::IndexOrFail(absl::string_view name) {
+  absl::StatusOr<size_t> index = ChannelIndex(name);
+  if (index.ok()) return *index;
+  Fail(std::string(index.status().message()));
+  return slots_.size();  // Out of range: the setter records nothing more.
+}
+
+FlowWriter& FlowWriter::SetDouble(absl::string_view channel, double value) {
+  const size_t i = IndexOrFail(channel);
+  return i < slots_.size() ? SetDouble(i, value) : *this;
+}
+FlowWriter& FlowWriter::SetInt64(absl::string_view channel, int64_t value) {
+  const size_t i = IndexOrFail(channel);
+  return i < slots_.size() ? SetInt64(i, value) : *this;
+}
+FlowWriter& FlowWriter::SetBool(absl::string_view channel, bool value) {
+  const size_t i = IndexOrFail(channel);
+  return i < slots_.size() ? SetBool(i, value) : *this;
+}
+FlowWriter& FlowWriter::SetString(absl::string_view channel, absl::string_view value) {
+  const size_t i = IndexOrFail(channel);
+  return i < slots_.size() ? SetString(i, value) : *this;
+}
+
+void FlowWriter::Clear() {
+  for (Slot& slot : slots_) slot.set = Kind::kEmpty;
+  error_.clear();
+}
+
+// Field order and encodings as protobuf's serializer writes them, so the bytes are the same.
+void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
+  out->clear();
+  out->append(prefix_);
+  const int64_t nanos = absl::ToUnixNanos(timestamp);
+  const int64_t seconds = nanos >= 0 ? nanos / 1000000000 : (nanos - 999999999) / 1000000000;
+  const int32_t subsecond = static_cast<int32_t>(nanos - seconds * 1000000000);
+  size_t timestamp_size = 0;
+  if (seconds != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(seconds));
+  if (subsecond != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(subsecond));
+  PutTag(3, kLengthDelimited, out);
+  PutVarint(timestamp_size, out);
+  if (seconds != 0) {
+    PutTag(1, kVarint, out);
+    PutVarint(static_cast<uint64_t>(seconds), out);
+  }
+  if (subsecond != 0) {
+    PutTag(2, kVarint, out);
+    PutVarint(static_cast<uint64_t>(subsecond), out);
+  }
+  for (const Slot& slot : slots_) {
+    const uint32_t field = static_cast<uint32_t>(slot.set);
+    PutTag(4, kLengthDelimited, out);
+    switch (slot.set) {
+      case Kind::kDouble: {
+        uint64_t bits;
+        std::memcpy(&bits, &slot.f64, sizeof(bits));
+        out->push_back(9);
+        PutTag(field, k64Bit, out);
+        PutFixed(bits, 8, out);
+        break;
+      }
+      case Kind::kFloat: {
+        uint32_t bits;
+        std::memcpy(&bits, &slot.f32, sizeof(bits));
+        out->push_back(5);
+        PutTag(field, k32Bit, out);
+        PutFixed(bits, 4, out);
+        break;
+      }
+      case Kind::kString:
+      case Kind::kBitField:
+      case Kind::kBytes:
+        PutVarint(1 + VarintSize(slot.text.size()) + slot.text.size(), out);
+        PutBytesField(field, slot.text, out);
+        break;
+      case Kind::kEmpty:
+        out->push_back(2);
+        PutTag(field, kLengthDelimited, out);
+        out->push_back(0);
+        break;
+      default:  // Every varint kind: bool, the integers, enum.
+        PutVarint(1 + VarintSize(slot.u64), out);
+        PutTag(field, kVarint, out);
+        PutVarint(slot.u64, out);
+        break;
+    }
+  }
+  out->append(suffix_);
+}
+
+absl::StatusOr<std::string> FlowWriter::Encode(absl::Time timestamp) const {
+  if (!error_.empty()) return absl::InvalidArgumentError(error_);
+  std::string bytes;
+  EncodeTo(timestamp, &bytes);
+  return bytes;
+}
+
+absl::Status FlowWriter::Send(absl::Time timestamp) {
+  if (!error_.empty()) {
+    absl::Status mistake = absl::InvalidArgumentError(error_);
+    Clear();
+    return mistake;
+  }
+  EncodeTo(timestamp, &buffer_);
+  Clear();
+  return stream_->EnqueueSerialized(buffer_);
+}
+
+}  // namespace sift_stream
