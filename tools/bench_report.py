@@ -229,15 +229,17 @@ def headline(n, rounds, paced_rate):
     """Live+backups vs live-only vs the baseline, 10 doubles, interleaved per round; then both
     clients paced at one rate below either's maximum, where CPU per message is the work
     itself (flat out, a producer that finds the queue full spins in bench's retry loop)."""
-    rows = {"baseline": [], "live+backups": [], "live only": [],
-            "baseline paced": [], "live+backups paced": []}
+    rows = {"baseline": [], "live+backups": [], "live+backups FlowWriter": [], "live only": [],
+            "baseline paced": [], "live+backups paced": [], "live+backups FlowWriter paced": []}
     paced = "--rate=%d" % paced_rate
     for r in range(rounds):
         log("headline round %d/%d" % (r + 1, rounds))
         order = [("baseline", baseline(n)), ("live+backups", bench(n)),
+                 ("live+backups FlowWriter", bench(n, "--flow_writer")),
                  ("live only", bench(n, "--no_backups")),
                  ("baseline paced", baseline(n, paced)),
-                 ("live+backups paced", bench(n, paced))]
+                 ("live+backups paced", bench(n, paced)),
+                 ("live+backups FlowWriter paced", bench(n, paced, "--flow_writer"))]
         if r % 2:
             order.reverse()  # Neither side always runs first after the other's cache warm-up.
         for name, argv in order:
@@ -246,13 +248,68 @@ def headline(n, rounds, paced_rate):
 
 
 def backups_only_vs_dd(n, rounds):
-    rows = {"backups only": [], "dd": []}
+    rows = {"backups only": [], "backups only FlowWriter": [], "dd": []}
     for r in range(rounds):
         log("backups-only round %d/%d" % (r + 1, rounds))
         result = run_client(bench(n, "--backups_only"))
         rows["backups only"].append(result)
+        rows["backups only FlowWriter"].append(
+            run_client(bench(n, "--backups_only", "--flow_writer")))
         mb = max(64, int(result.get("backup_mb_per_s", 0) * result.get("wall_s", 1)))
         rows["dd"].append(dd_direct(mb))
+    return rows
+
+
+def wide_backups(n, rounds):
+    """Backups only with 1000 doubles per message (8 kB): the writer's byte rate when the
+    per-message cost stops dominating."""
+    runs = []
+    for r in range(rounds):
+        log("backups-only, 1000 channels, round %d/%d" % (r + 1, rounds))
+        runs.append(run_client(bench(n, "--backups_only", "--channels=1000")))
+    return runs
+
+
+COUNTERS = ["raw_syscalls:sys_enter", "syscalls:sys_enter_futex", "syscalls:sys_enter_write",
+            "syscalls:sys_enter_io_uring_enter", "syscalls:sys_enter_sendmsg",
+            "syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_sched_yield",
+            "context-switches", "page-faults"]
+
+
+def perf_works():
+    if not shutil.which("perf"):
+        return False
+    probe = subprocess.run(["perf", "stat", "-x,", "-e", ",".join(COUNTERS), "true"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0 and "not supported" not in probe.stderr
+
+
+def counters(n, rate):
+    """Kernel crossings per 1,000 messages (perf stat), for the findings: where the engine
+    pays the kernel that the baseline does not."""
+    if not perf_works():
+        return None
+    rows = {}
+    for name, argv in [("grpc_baseline paced", baseline(n, "--rate=%d" % rate)),
+                       ("live+backups paced", bench(n, "--rate=%d" % rate)),
+                       ("live only paced", bench(n, "--rate=%d" % rate, "--no_backups")),
+                       ("grpc_baseline flat out", baseline(n)),
+                       ("live+backups flat out", bench(n)),
+                       ("backups only flat out", bench(n, "--backups_only"))]:
+        log("perf stat: " + name)
+        out = os.path.join(ARGS.scratch, "perf_stat.txt")
+        result = run_client(["perf", "stat", "-x,", "-o", out, "-e", ",".join(COUNTERS), "--"] +
+                            argv)
+        counts = {}
+        for line in open(out):
+            f = line.strip().split(",")
+            if len(f) > 2 and f[0].replace(".", "").isdigit():
+                counts[f[2].replace("syscalls:sys_enter_", "").replace(
+                    "raw_syscalls:sys_enter", "syscalls")] = float(f[0])
+        sent = result.get("sent") or 1
+        rows[name] = {k: v * 1000 / sent for k, v in counts.items()}
+        rows[name]["msgs_per_s"] = result.get("msgs_per_s")
+        rows[name]["cpu_ns_per_msg"] = result.get("cpu_ns_per_msg")
     return rows
 
 
@@ -346,7 +403,8 @@ def outage(rate, seconds, outage_after_s, outage_for_s):
     log("outage: %d msgs/s for %d s, outage %d s after %d s" %
         (rate, seconds, outage_for_s, outage_after_s))
     server = Server(["--outage_after_ms=%d" % (outage_after_s * 1000),
-                     "--outage_for_ms=%d" % (outage_for_s * 1000)], sink=False)
+                     "--outage_for_ms=%d" % (outage_for_s * 1000),
+                     "--stats_interval_ms=20"], sink=False)  # Polled every 100 ms: no aliasing.
     progress = []
     server_samples = []
 
@@ -373,8 +431,11 @@ def outage(rate, seconds, outage_after_s, outage_for_s):
     time.sleep(0.3)
     stop.set()
     poller.join()
-    server.stop()
+    stats = server.stop() or {"ingest": {}}
     result["outage"] = (outage_after_s, outage_after_s + outage_for_s)
+    result["server"] = {k: stats["ingest"].get(k) for k in (
+        "messages_received", "unique_messages", "duplicate_messages", "committed_messages",
+        "committed_duplicates", "streams_refused", "streams_failed", "invalid_messages")}
     return result, progress, server_samples
 
 
@@ -442,10 +503,11 @@ plot 'c.dat' u 1:2 w lp lw 2 t 'grpc\\_baseline msgs/s', \
 """ % path, {"c.dat": lines})
 
 
-def rates(samples, key):
-    """Per-interval rates of a cumulative counter: [(t, per_s)]."""
+def rates(samples, key, window=3):
+    """Rates of a cumulative counter over `window` sampling intervals (300 ms at 100 ms):
+    gRPC moves messages in bursts, and per-interval rates would mostly plot the bursts."""
     out = []
-    for (t0, a), (t1, b) in zip(samples, samples[1:]):
+    for (t0, a), (t1, b) in zip(samples, samples[window:]):
         if t1 > t0:
             out.append((t1, (b[key] - a[key]) / (t1 - t0)))
     return out
@@ -457,15 +519,15 @@ def plot_outage(result, progress, server_samples, path):
     sent = rates(progress, "sent")
     live = rates(progress, "written_live")
     reing = rates(progress, "reingested")
-    for (t, s), (_, l), (_, r), (_, p) in zip(sent, live, reing, progress[1:]):
+    for (t, s), (_, l), (_, r), (_, p) in zip(sent, live, reing, progress[3:]):
         backlog = p["backed_up"] - p["acknowledged"] - p["reingested"]
         lines.append("%f %f %f %f %f" % (t, s / 1e3, l / 1e3, r / 1e3, backlog / 1e3))
     srv = ["%f %f" % (t, (b - a) / (t - t0) / 1e3)
-           for (t0, a), (t, b) in zip(server_samples, server_samples[1:]) if t > t0]
+           for (t0, a), (t, b) in zip(server_samples, server_samples[3:]) if t > t0]
     return gnuplot("""
 set terminal svg size 900,480 dynamic font 'sans,11'
 set output '%s'
-set title 'Through a %d s outage (fake Sift refuses streams): rates per 100 ms, backlog'
+set title 'Through a %d s outage (fake Sift refuses new streams): rates over 300 ms, backlog'
 set xlabel 'seconds since the server started'
 set ylabel 'k messages/s'
 set y2label 'backlog: unconfirmed k messages'
@@ -547,18 +609,35 @@ def write_report(res, elapsed):
     targets.append(("engine CPU ns/msg ÷ grpc_baseline CPU ns/msg (both flat out)",
                     med(cpu_ratio), spread(cpu_ratio), "<= 1.2",
                     verdict(med(cpu_ratio), 1.2, False)))
+    fw = ratio_rows(h["live+backups FlowWriter"], h["baseline"], "msgs_per_s")
+    targets.append(("… with FlowWriter (SiftStream::Flow) instead of Send: msgs/s ratio",
+                    med(fw), spread(fw), ">= 0.9", verdict(med(fw), 0.9)))
+    fw_cpu = ratio_rows(h["live+backups FlowWriter"], h["baseline"], "cpu_ns_per_msg")
+    targets.append(("… with FlowWriter: CPU ns/msg ratio (flat out)", med(fw_cpu),
+                    spread(fw_cpu), "<= 1.2", verdict(med(fw_cpu), 1.2, False)))
     paced_ratio = ratio_rows(h["live+backups paced"], h["baseline paced"], "cpu_ns_per_msg")
     targets.append(("engine CPU ns/msg ÷ grpc_baseline CPU ns/msg (both paced at %s msgs/s)" %
                     fmt(res["paced_rate"]), med(paced_ratio), spread(paced_ratio), "<= 1.2",
                     verdict(med(paced_ratio), 1.2, False)))
+    fw_paced = ratio_rows(h["live+backups FlowWriter paced"], h["baseline paced"],
+                          "cpu_ns_per_msg")
+    targets.append(("… with FlowWriter: CPU ns/msg ratio (paced)", med(fw_paced),
+                    spread(fw_paced), "<= 1.2", verdict(med(fw_paced), 1.2, False)))
     bo = res["backups_only"]
     bo_rate = [r.get("msgs_per_s") for r in bo["backups only"]]
     targets.append(("backups-only msgs/s ÷ 3 M/s", (med(bo_rate) or 0) / 3e6,
                     spread([x / 3e6 for x in bo_rate if x]), ">= 1.0",
                     verdict((med(bo_rate) or 0) / 3e6, 1.0)))
+    fw_rate = [r.get("msgs_per_s") for r in bo["backups only FlowWriter"]]
+    targets.append(("… with FlowWriter: backups-only msgs/s ÷ 3 M/s", (med(fw_rate) or 0) / 3e6,
+                    spread([x / 3e6 for x in fw_rate if x]), ">= 1.0",
+                    verdict((med(fw_rate) or 0) / 3e6, 1.0)))
     dd_ratio = ratio_rows(bo["backups only"], bo["dd"], "backup_mb_per_s", "mb_per_s")
     targets.append(("backups-only byte rate ÷ dd oflag=direct (same dir)", med(dd_ratio),
                     spread(dd_ratio), ">= 0.7", verdict(med(dd_ratio), 0.7)))
+    fw_dd = ratio_rows(bo["backups only FlowWriter"], bo["dd"], "backup_mb_per_s", "mb_per_s")
+    targets.append(("… with FlowWriter: backups-only byte rate ÷ dd", med(fw_dd), spread(fw_dd),
+                    ">= 0.7", verdict(med(fw_dd), 0.7)))
     writer = [b.get("bytes_per_second") for b in res["micro"]
               if b["name"].startswith("BM_AppendFileODirect")]
     dd_med = med([r["mb_per_s"] for r in bo["dd"]])
@@ -566,6 +645,9 @@ def write_report(res, elapsed):
         w = writer[0] / 1e6 / dd_med
         targets.append(("(diagnostic) AppendFile alone, 256 KiB appends ÷ dd oflag=direct", w,
                         "", ">= 0.7", verdict(w, 0.7)))
+    wide = ratio_rows(res["wide_backups"], bo["dd"], "backup_mb_per_s", "mb_per_s")
+    targets.append(("(diagnostic) backups-only, 1000 doubles/msg, byte rate ÷ dd", med(wide),
+                    spread(wide), ">= 0.7", verdict(med(wide), 0.7)))
     re = res["reingestion"]
     re_ratio = ratio_rows(re["recovery"], re["live+backups"], "reingest_msgs_per_s", "msgs_per_s")
     targets.append(("re-ingestion (start-up recovery) msgs/s ÷ live msgs/s", med(re_ratio),
@@ -630,9 +712,30 @@ def write_report(res, elapsed):
                    [metric_row("bench --backups_only", bo["backups only"],
                                ["msgs_per_s", "backup_mb_per_s", "cpu_ns_per_msg",
                                 "producer_cpu_ns_per_msg", "reactor_cpu_ns_per_msg"]),
+                    metric_row("bench --backups_only --flow_writer", bo["backups only FlowWriter"],
+                               ["msgs_per_s", "backup_mb_per_s", "cpu_ns_per_msg",
+                                "producer_cpu_ns_per_msg", "reactor_cpu_ns_per_msg"]),
+                    metric_row("bench --backups_only --channels=1000", res["wide_backups"],
+                               ["msgs_per_s", "backup_mb_per_s", "cpu_ns_per_msg",
+                                "producer_cpu_ns_per_msg", "reactor_cpu_ns_per_msg"]),
                     ["dd if=/dev/zero bs=1M oflag=direct (same bytes, same dir)", "",
                      with_spread([r["mb_per_s"] for r in bo["dd"]]), "", "", ""]]))
 
+    if res.get("counters"):
+        names = list(res["counters"])
+        keys = ["syscalls", "futex", "write", "io_uring_enter", "sendmsg", "epoll_wait",
+                "sched_yield", "context-switches", "page-faults"]
+        o.append("\n## Kernel crossings per 1,000 messages (perf stat, %s messages)\n" %
+                 fmt(res["n"] // 2))
+        o.append(table(["per 1,000 messages"] + names,
+                       [[k] + [fmt(res["counters"][nm].get(k)) for nm in names] for k in keys] +
+                       [["client CPU ns/msg"] + [fmt(res["counters"][nm].get("cpu_ns_per_msg"))
+                                                 for nm in names],
+                        ["msgs/s"] + [fmt(res["counters"][nm].get("msgs_per_s"))
+                                      for nm in names]]))
+        o.append("\n`write` on the engine's side is the producers' eventfd wake-up "
+                 "(io::Wakeup::Notify); `sched_yield` is bench's retry after a refused Send; "
+                 "`futex` is the producer→reactor queue's mutex.\n")
     o.append("\n## Re-ingestion vs live (%s messages)\n" % fmt(res["n"]))
     o.append(table(["run", "msgs/s"], [
         metric_row("live+backups", re["live+backups"], ["msgs_per_s"]),
@@ -694,6 +797,13 @@ def write_report(res, elapsed):
                  fmt(res["outage_rate"]), out_res["outage"][0], out_res["outage"][1],
                  fmt(out_res.get("sent")), fmt(out_res.get("acknowledged")),
                  fmt(out_res.get("reingested")), out_res.get("ok"), out_res.get("elapsed_s", 0)))
+    over = (out_res.get("acknowledged") or 0) + (out_res.get("reingested") or 0) - (
+        out_res.get("sent") or 0)
+    o.append("\nThe server's view (it parses here; the sink ignores faults): %s. "
+             "`duplicate_messages` were seen on a stream that failed and again when re-ingested "
+             "(at-least-once, expected); `committed_duplicates` must be 0. The engine's "
+             "acknowledged + re-ingested exceed sent by %s.\n" % (", ".join(
+                 "%s %s" % (k, v) for k, v in out_res.get("server", {}).items()), fmt(over)))
     if res.get("plot_outage"):
         o.append("\n![throughput through an outage](perf_outage.svg)\n")
 
@@ -764,6 +874,8 @@ def main():
         res["headline"] = headline(n, ARGS.rounds, res["paced_rate"])
         res["n_backups"] = n * 3
         res["backups_only"] = backups_only_vs_dd(n * 3, ARGS.rounds)
+        res["wide_backups"] = wide_backups(max(n // 40, 2000), ARGS.rounds)
+        res["counters"] = counters(n // 2, res["paced_rate"])
         res["reingestion"] = reingestion(n, ARGS.rounds)
         res["producers"] = producers(n, ARGS.rounds if not q else 1)
         res["channels"] = channels(n, ARGS.rounds if not q else 1)
