@@ -47,6 +47,7 @@ def find_bin_dir(flag):
     if os.environ.get("RUNFILES_DIR"):
         candidates.append(os.path.join(os.environ["RUNFILES_DIR"], "sift_stream"))
     candidates.append(os.path.abspath(sys.argv[0]) + ".runfiles/sift_stream")
+    candidates.append(os.getcwd())  # `bazel run` starts us in our runfiles' workspace folder.
     candidates.append(os.path.join(workspace(), "bazel-bin"))
     for c in candidates:
         if c and os.path.exists(os.path.join(c, "tools", "bench")):
@@ -503,6 +504,21 @@ plot 'c.dat' u 1:2 w lp lw 2 t 'grpc\\_baseline msgs/s', \
 """ % path, {"c.dat": lines})
 
 
+def plot_rss(samples, path):
+    lines = ["%f %f" % (t, kb / 1024) for t, kb in samples]
+    return gnuplot("""
+set terminal svg size 800,400 dynamic font 'sans,11'
+set output '%s'
+set title 'Resident memory (VmRSS) of bench, live+backups, sampled every 100 ms'
+set xlabel 'seconds since start'
+set ylabel 'MiB'
+set yrange [0:*]
+set grid
+set key bottom right
+plot 'r.dat' u 1:2 w l lw 2 t 'VmRSS', 64 w l dt 2 t '64 MiB target'
+""" % path, {"r.dat": lines})
+
+
 def rates(samples, key, window=3):
     """Rates of a cumulative counter over `window` sampling intervals (300 ms at 100 ms):
     gRPC moves messages in bursts, and per-interval rates would mostly plot the bursts."""
@@ -788,6 +804,8 @@ def write_report(res, elapsed):
                        [["VmRSS MiB"] + ["%.1f" % (kb / 1024) for _, kb in samples[::step]]]))
     o.append("\nSampled from /proc/<pid>/status every 100 ms while it ran; %s samples; "
              "run: %s msgs/s.\n" % (len(samples), fmt(rss.get("msgs_per_s"))))
+    if res.get("plot_rss"):
+        o.append("\n![RSS over time](perf_rss.svg)\n")
 
     out_res = res["outage"]
     o.append("\n## Through an outage\n")
@@ -880,7 +898,7 @@ def main():
         res["producers"] = producers(n, ARGS.rounds if not q else 1)
         res["channels"] = channels(n, ARGS.rounds if not q else 1)
         res["n_policy"] = n // 2
-        res["policies"] = policies(n // 2, 1)
+        res["policies"] = policies(n // 2, ARGS.rounds if not q else 1)
         res["rss_messages"] = 1_000_000 if q else 10_000_000
         res["rss"] = rss_run(res["rss_messages"])
         res["outage_rate"] = 50_000 if q else 150_000
@@ -892,6 +910,8 @@ def main():
                                              os.path.join(ARGS.out, "perf_channels.svg"))
         res["plot_outage"] = plot_outage(out, progress, srv,
                                          os.path.join(ARGS.out, "perf_outage.svg"))
+        res["plot_rss"] = plot_rss(res["rss"].get("rss_samples", []),
+                                   os.path.join(ARGS.out, "perf_rss.svg"))
         elapsed = time.monotonic() - START
         targets, path = write_report(res, elapsed)
         with open(os.path.join(ARGS.out, "perf_raw.json"), "w") as f:
