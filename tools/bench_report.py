@@ -367,14 +367,16 @@ def producers(n, rounds):
 
 def channels(n10, rounds):
     """Messages scaled so every width moves about the same bytes."""
-    counts = {1: n10 * 2, 10: n10, 100: max(n10 // 8, 1000), 1000: max(n10 // 70, 1000)}
+    counts = {1: n10, 10: n10, 100: max(n10 // 8, 1000), 1000: max(n10 // 70, 1000)}
     rows = {}
     for r in range(rounds):
         for c, n in counts.items():
             log("channels=%d round %d/%d" % (c, r + 1, rounds))
-            rows.setdefault(c, {"baseline": [], "live+backups": []})
+            rows.setdefault(c, {"baseline": [], "live+backups": [], "FlowWriter": []})
             rows[c]["baseline"].append(run_client(baseline(n, "--channels=%d" % c)))
             rows[c]["live+backups"].append(run_client(bench(n, "--channels=%d" % c)))
+            rows[c]["FlowWriter"].append(
+                run_client(bench(n, "--channels=%d" % c, "--flow_writer")))
     return rows
 
 
@@ -484,7 +486,9 @@ def plot_channels(rows, path):
         o = med([x.get("msgs_per_s") for x in rows[c]["live+backups"]])
         bm = med([x.get("mb_per_s") for x in rows[c]["baseline"]])
         om = med([x.get("mb_per_s") for x in rows[c]["live+backups"]])
-        lines.append("%d %f %f %f %f" % (c, (b or 0) / 1e3, (o or 0) / 1e3, bm or 0, om or 0))
+        f = med([x.get("msgs_per_s") for x in rows[c].get("FlowWriter", [])])
+        lines.append("%d %f %f %f %f %f" % (c, (b or 0) / 1e3, (o or 0) / 1e3, bm or 0, om or 0,
+                                            (f or 0) / 1e3))
     return gnuplot("""
 set terminal svg size 800,450 dynamic font 'sans,11'
 set output '%s'
@@ -498,7 +502,8 @@ set logscale y2
 set key top right
 set grid
 plot 'c.dat' u 1:2 w lp lw 2 t 'grpc\\_baseline msgs/s', \
-     'c.dat' u 1:3 w lp lw 2 t 'sift\\_stream live+backups msgs/s', \
+     'c.dat' u 1:3 w lp lw 2 t 'sift\\_stream live+backups msgs/s (Send)', \
+     'c.dat' u 1:6 w lp lw 2 t 'sift\\_stream live+backups msgs/s (FlowWriter)', \
      'c.dat' u 1:4 axes x1y2 w lp dt 2 t 'grpc\\_baseline MB/s', \
      'c.dat' u 1:5 axes x1y2 w lp dt 2 t 'sift\\_stream MB/s'
 """ % path, {"c.dat": lines})
@@ -773,15 +778,21 @@ def write_report(res, elapsed):
     rows = []
     for c, d in sorted(res["channels"].items()):
         r = ratio_rows(d["live+backups"], d["baseline"], "msgs_per_s")
+        fw = ratio_rows(d["FlowWriter"], d["baseline"], "msgs_per_s")
         rows.append([c, fmt(med([x.get("msgs_per_s") for x in d["baseline"]])),
                      fmt(med([x.get("msgs_per_s") for x in d["live+backups"]])),
+                     fmt(med([x.get("msgs_per_s") for x in d["FlowWriter"]])),
                      fmt(med([x.get("mb_per_s") for x in d["baseline"]])),
                      fmt(med([x.get("mb_per_s") for x in d["live+backups"]])),
                      fmt(med([x.get("cpu_ns_per_msg") for x in d["baseline"]])),
                      fmt(med([x.get("cpu_ns_per_msg") for x in d["live+backups"]])),
-                     with_spread(r, 2)])
-    o.append(table(["channels", "baseline msgs/s", "ours msgs/s", "baseline MB/s", "ours MB/s",
-                    "baseline CPU ns/msg", "ours CPU ns/msg", "ours ÷ baseline msgs/s"], rows))
+                     fmt(med([x.get("producer_cpu_ns_per_msg") for x in d["live+backups"]])),
+                     fmt(med([x.get("producer_cpu_ns_per_msg") for x in d["FlowWriter"]])),
+                     with_spread(r, 2), with_spread(fw, 2)])
+    o.append(table(["channels", "baseline msgs/s", "ours msgs/s (Send)", "ours msgs/s (FlowWriter)",
+                    "baseline MB/s", "ours MB/s", "baseline CPU ns/msg", "ours CPU ns/msg",
+                    "producer ns/msg (Send)", "producer ns/msg (FlowWriter)",
+                    "ours ÷ baseline msgs/s (Send)", "(FlowWriter)"], rows))
     if res.get("plot_channels"):
         o.append("\n![throughput vs channels](perf_channels.svg)\n")
 
