@@ -578,10 +578,10 @@ def ratio_rows(num, den, key_num, key_den=None):
     return out
 
 
-def verdict(value, target, higher_is_better=True):
+def verdict(value, limit, higher_is_better=True):
     if value is None:
         return "n/a"
-    ok = value >= target if higher_is_better else value <= target
+    ok = value >= limit if higher_is_better else value <= limit
     return "PASS" if ok else "SHORT"
 
 
@@ -618,78 +618,98 @@ def metric_row(name, runs, keys):
     return [name] + [with_spread([r.get(k) for r in runs]) for k in keys]
 
 
-def write_report(res, elapsed):
-    m = res["machine"]
-    h = res["headline"]
-    targets = []
+def target(name, ratios, goal, spread_text=None):
+    """One row of the targets table; `goal` is ">= x", "<= x" or "< x"."""
+    value = med(ratios) if isinstance(ratios, list) else ratios
+    limit = float(goal.split()[1])
+    text = spread(ratios) if spread_text is None and isinstance(ratios, list) else spread_text
+    return (name, value, text or "", goal, verdict(value, limit, goal.startswith(">")))
 
-    live_ratio = ratio_rows(h["live+backups"], h["baseline"], "msgs_per_s")
-    targets.append(("live+backups msgs/s ÷ grpc_baseline msgs/s (10 doubles)",
-                    med(live_ratio), spread(live_ratio), ">= 0.9", verdict(med(live_ratio), 0.9)))
-    cpu_ratio = ratio_rows(h["live+backups"], h["baseline"], "cpu_ns_per_msg")
-    targets.append(("engine CPU ns/msg ÷ grpc_baseline CPU ns/msg (both flat out)",
-                    med(cpu_ratio), spread(cpu_ratio), "<= 1.2",
-                    verdict(med(cpu_ratio), 1.2, False)))
-    fw = ratio_rows(h["live+backups FlowWriter"], h["baseline"], "msgs_per_s")
-    targets.append(("… with FlowWriter (SiftStream::Flow) instead of Send: msgs/s ratio",
-                    med(fw), spread(fw), ">= 0.9", verdict(med(fw), 0.9)))
-    fw_cpu = ratio_rows(h["live+backups FlowWriter"], h["baseline"], "cpu_ns_per_msg")
-    targets.append(("… with FlowWriter: CPU ns/msg ratio (flat out)", med(fw_cpu),
-                    spread(fw_cpu), "<= 1.2", verdict(med(fw_cpu), 1.2, False)))
-    paced_ratio = ratio_rows(h["live+backups paced"], h["baseline paced"], "cpu_ns_per_msg")
-    targets.append(("engine CPU ns/msg ÷ grpc_baseline CPU ns/msg (both paced at %s msgs/s)" %
-                    fmt(res["paced_rate"]), med(paced_ratio), spread(paced_ratio), "<= 1.2",
-                    verdict(med(paced_ratio), 1.2, False)))
-    fw_paced = ratio_rows(h["live+backups FlowWriter paced"], h["baseline paced"],
-                          "cpu_ns_per_msg")
-    targets.append(("… with FlowWriter: CPU ns/msg ratio (paced)", med(fw_paced),
-                    spread(fw_paced), "<= 1.2", verdict(med(fw_paced), 1.2, False)))
+
+def live_targets(res):
+    """Live stream against the baseline: throughput and CPU, Send and FlowWriter."""
+    h = res["headline"]
+    paced = fmt(res["paced_rate"])
+    return [
+        target("live+backups msgs/s ÷ grpc_baseline msgs/s (10 doubles)",
+               ratio_rows(h["live+backups"], h["baseline"], "msgs_per_s"), ">= 0.9"),
+        target("engine CPU ns/msg ÷ grpc_baseline CPU ns/msg (both flat out)",
+               ratio_rows(h["live+backups"], h["baseline"], "cpu_ns_per_msg"), "<= 1.2"),
+        target("… with FlowWriter (SiftStream::Flow) instead of Send: msgs/s ratio",
+               ratio_rows(h["live+backups FlowWriter"], h["baseline"], "msgs_per_s"), ">= 0.9"),
+        target("… with FlowWriter: CPU ns/msg ratio (flat out)",
+               ratio_rows(h["live+backups FlowWriter"], h["baseline"], "cpu_ns_per_msg"),
+               "<= 1.2"),
+        target("engine CPU ns/msg ÷ grpc_baseline CPU ns/msg (both paced at %s msgs/s)" % paced,
+               ratio_rows(h["live+backups paced"], h["baseline paced"], "cpu_ns_per_msg"),
+               "<= 1.2"),
+        target("… with FlowWriter: CPU ns/msg ratio (paced)",
+               ratio_rows(h["live+backups FlowWriter paced"], h["baseline paced"],
+                          "cpu_ns_per_msg"), "<= 1.2"),
+    ]
+
+
+def backup_targets(res):
+    """Backups only: messages per second against 3 M/s, bytes per second against dd."""
     bo = res["backups_only"]
-    bo_rate = [r.get("msgs_per_s") for r in bo["backups only"]]
-    targets.append(("backups-only msgs/s ÷ 3 M/s", (med(bo_rate) or 0) / 3e6,
-                    spread([x / 3e6 for x in bo_rate if x]), ">= 1.0",
-                    verdict((med(bo_rate) or 0) / 3e6, 1.0)))
-    fw_rate = [r.get("msgs_per_s") for r in bo["backups only FlowWriter"]]
-    targets.append(("… with FlowWriter: backups-only msgs/s ÷ 3 M/s", (med(fw_rate) or 0) / 3e6,
-                    spread([x / 3e6 for x in fw_rate if x]), ">= 1.0",
-                    verdict((med(fw_rate) or 0) / 3e6, 1.0)))
-    dd_ratio = ratio_rows(bo["backups only"], bo["dd"], "backup_mb_per_s", "mb_per_s")
-    targets.append(("backups-only byte rate ÷ dd oflag=direct (same dir)", med(dd_ratio),
-                    spread(dd_ratio), ">= 0.7", verdict(med(dd_ratio), 0.7)))
-    fw_dd = ratio_rows(bo["backups only FlowWriter"], bo["dd"], "backup_mb_per_s", "mb_per_s")
-    targets.append(("… with FlowWriter: backups-only byte rate ÷ dd", med(fw_dd), spread(fw_dd),
-                    ">= 0.7", verdict(med(fw_dd), 0.7)))
+    rows = []
+    for label, runs in (("", bo["backups only"]), ("… with FlowWriter: ",
+                                                   bo["backups only FlowWriter"])):
+        rows.append(target(label + "backups-only msgs/s ÷ 3 M/s",
+                           [r["msgs_per_s"] / 3e6 for r in runs if r.get("msgs_per_s")],
+                           ">= 1.0"))
+        rows.append(target(label + "backups-only byte rate ÷ dd oflag=direct (same dir)",
+                           ratio_rows(runs, bo["dd"], "backup_mb_per_s", "mb_per_s"),
+                           ">= 0.7"))
     writer = [b.get("bytes_per_second") for b in res["micro"]
               if b["name"].startswith("BM_AppendFileODirect")]
     dd_med = med([r["mb_per_s"] for r in bo["dd"]])
-    if writer and dd_med:
-        w = writer[0] / 1e6 / dd_med
-        targets.append(("(diagnostic) AppendFile alone, 256 KiB appends ÷ dd oflag=direct", w,
-                        "", ">= 0.7", verdict(w, 0.7)))
-    wide = ratio_rows(res["wide_backups"], bo["dd"], "backup_mb_per_s", "mb_per_s")
-    targets.append(("(diagnostic) backups-only, 1000 doubles/msg, byte rate ÷ dd", med(wide),
-                    spread(wide), ">= 0.7", verdict(med(wide), 0.7)))
-    re = res["reingestion"]
-    re_ratio = ratio_rows(re["recovery"], re["live+backups"], "reingest_msgs_per_s", "msgs_per_s")
-    targets.append(("re-ingestion (start-up recovery) msgs/s ÷ live msgs/s", med(re_ratio),
-                    spread(re_ratio), ">= 0.9", verdict(med(re_ratio), 0.9)))
-    pr_ratio = ratio_rows(re["pbfs reingest"], re["live+backups"], "reingest_msgs_per_s",
-                          "msgs_per_s")
-    targets.append(("re-ingestion (`pbfs reingest`) msgs/s ÷ live msgs/s", med(pr_ratio),
-                    spread(pr_ratio), ">= 0.9", verdict(med(pr_ratio), 0.9)))
+    if writer and writer[0] and dd_med:
+        rows.append(target("(diagnostic) AppendFile alone, 256 KiB appends ÷ dd oflag=direct",
+                           writer[0] / 1e6 / dd_med, ">= 0.7"))
+    rows.append(target("(diagnostic) backups-only, 1000 doubles/msg, byte rate ÷ dd",
+                       ratio_rows(res["wide_backups"], bo["dd"], "backup_mb_per_s", "mb_per_s"),
+                       ">= 0.7"))
+    return rows
+
+
+def reingest_targets(res):
+    """Re-ingestion (start-up recovery and the pbfs tool) against the live rate."""
+    ri = res["reingestion"]
+    return [
+        target("re-ingestion (start-up recovery) msgs/s ÷ live msgs/s",
+               ratio_rows(ri["recovery"], ri["live+backups"], "reingest_msgs_per_s",
+                          "msgs_per_s"), ">= 0.9"),
+        target("re-ingestion (`pbfs reingest`) msgs/s ÷ live msgs/s",
+               ratio_rows(ri["pbfs reingest"], ri["live+backups"], "reingest_msgs_per_s",
+                          "msgs_per_s"), ">= 0.9"),
+    ]
+
+
+def memory_targets(res):
+    """Peak RSS under 64 MiB, and flat after warm-up (growth from 25 % of the run on)."""
     rss = res["rss"]
     samples = rss.get("rss_samples", [])
     peak_mib = max([kb for _, kb in samples] or [rss.get("peak_rss_kb", 0)]) / 1024
-    targets.append(("peak RSS over %s messages, MiB ÷ 64 MiB" % fmt(res["rss_messages"]),
-                    peak_mib / 64, "%.1f MiB" % peak_mib, "< 1.0", verdict(peak_mib / 64, 1.0, False)))
     warm = [kb for t, kb in samples if t >= 0.25 * (samples[-1][0] if samples else 0)]
     growth_mib = (max(warm) - warm[0]) / 1024 if warm else None
-    targets.append(("RSS growth after warm-up (25 % of the run → peak), MiB ÷ 8 MiB",
-                    growth_mib / 8 if growth_mib is not None else None,
-                    "%.1f MiB" % growth_mib if growth_mib is not None else "",
-                    "<= 1.0", verdict(growth_mib / 8 if growth_mib is not None else None, 1.0,
-                                      False)))
+    return [
+        target("peak RSS over %s messages, MiB ÷ 64 MiB" % fmt(res["rss_messages"]),
+               peak_mib / 64, "< 1.0", "%.1f MiB" % peak_mib),
+        target("RSS growth after warm-up (25 % of the run → peak), MiB ÷ 8 MiB",
+               growth_mib / 8 if growth_mib is not None else None, "<= 1.0",
+               "%.1f MiB" % growth_mib if growth_mib is not None else ""),
+    ]
 
+
+def compute_targets(res):
+    """Every target as (name, ratio, spread, goal, PASS/SHORT), from the runs."""
+    return live_targets(res) + backup_targets(res) + reingest_targets(res) + memory_targets(res)
+
+
+def section_header(res, elapsed):
+    """Title and the machine table."""
+    m = res["machine"]
     o = []
     o.append("# Performance (issue #7)\n")
     o.append("Generated by `tools/bench_report.py` — do not edit above the findings marker; "
@@ -703,6 +723,13 @@ def write_report(res, elapsed):
         ["mode", "quick (development; not a measurement)" if ARGS.quick else "full"],
         ["rounds", ARGS.rounds], ["report took", "%.1f min" % (elapsed / 60)],
         ["backup directory", "%s (%s)" % (ARGS.dir, fs_type(ARGS.dir))]]))
+    return o
+
+
+def section_targets(res, targets):
+    """The "Targets" section."""
+    h = res["headline"]
+    o = []
     o.append("\n## Targets\n")
     o.append(table(["target", "measured ratio", "spread", "goal", "verdict"],
                    [[t[0], fmt(t[1], 2), t[2], t[3], "**%s**" % t[4]] for t in targets]))
@@ -711,7 +738,13 @@ def write_report(res, elapsed):
              "messages are the same for both clients: flow `bench`, 10 doubles, the fixed "
              "config id (`--no_setup_calls`), %s bytes each.\n" %
              fmt(med([r.get("bytes_per_msg") for r in h["live+backups"]])))
+    return o
 
+
+def section_live(res):
+    """The "Live stream vs the plainest gRPC client" section."""
+    h = res["headline"]
+    o = []
     o.append("\n## Live stream vs the plainest gRPC client (%s messages, 10 doubles)\n" %
              fmt(res["n"]))
     keys = ["msgs_per_s", "mb_per_s", "cpu_ns_per_msg", "producer_cpu_ns_per_msg",
@@ -726,7 +759,13 @@ def write_report(res, elapsed):
     o.append("\n`grpc_baseline` is one sync client stream, one request object reused (timestamp "
              "and values changed per message, serialized by gRPC on each write), buffer hint on "
              "63 of every 64 writes; no backups, no validation, one thread.\n")
+    return o
 
+
+def section_backups_only_and_the_disk(res):
+    """The "Backups only, and the disk" section."""
+    bo = res["backups_only"]
+    o = []
     o.append("\n## Backups only, and the disk (%s messages)\n" % fmt(res["n_backups"]))
     o.append(table(["run", "msgs/s", "MB/s to disk", "client CPU ns/msg", "producer ns/msg",
                     "reactor ns/msg"],
@@ -757,13 +796,25 @@ def write_report(res, elapsed):
         o.append("\n`write` on the engine's side is the producers' eventfd wake-up "
                  "(io::Wakeup::Notify); `sched_yield` is bench's retry after a refused Send; "
                  "`futex` is the producer→reactor queue's mutex.\n")
+    return o
+
+
+def section_re_ingestion_vs_live(res):
+    """The "Re-ingestion vs live" section."""
+    ri = res["reingestion"]
+    o = []
     o.append("\n## Re-ingestion vs live (%s messages)\n" % fmt(res["n"]))
     o.append(table(["run", "msgs/s"], [
-        metric_row("live+backups", re["live+backups"], ["msgs_per_s"]),
+        metric_row("live+backups", ri["live+backups"], ["msgs_per_s"]),
         metric_row("bench on a dir of leftovers (start-up recovery, 0 new messages)",
-                   re["recovery"], ["reingest_msgs_per_s"]),
-        metric_row("pbfs reingest DIR", re["pbfs reingest"], ["reingest_msgs_per_s"])]))
+                   ri["recovery"], ["reingest_msgs_per_s"]),
+        metric_row("pbfs reingest DIR", ri["pbfs reingest"], ["reingest_msgs_per_s"])]))
+    return o
 
+
+def section_producers(res):
+    """The "Producers" section: 1, 2 and 4 threads calling Send."""
+    o = []
     o.append("\n## Producers (live+backups, %s messages)\n" % fmt(res["n"]))
     o.append(table(["producers", "msgs/s", "client CPU ns/msg", "producer ns/msg",
                     "reactor ns/msg", "Send p50 µs", "Send p99 µs", "Send p99.9 µs"],
@@ -773,7 +824,12 @@ def write_report(res, elapsed):
                     for p, runs in sorted(res["producers"].items())]))
     o.append("\nSend latency: every 64th Send timed from call to acceptance (waits on a full "
              "queue included).\n")
+    return o
 
+
+def section_channels_per_message(res):
+    """The "Channels per message" section."""
+    o = []
     o.append("\n## Channels per message\n")
     rows = []
     for c, d in sorted(res["channels"].items()):
@@ -795,7 +851,12 @@ def write_report(res, elapsed):
                     "ours ÷ baseline msgs/s (Send)", "(FlowWriter)"], rows))
     if res.get("plot_channels"):
         o.append("\n![throughput vs channels](perf_channels.svg)\n")
+    return o
 
+
+def section_sync_policies_and_flush(res):
+    """The "Sync policies and Flush" section: what durability costs in throughput."""
+    o = []
     o.append("\n## Sync policies and Flush (live+backups, %s messages)\n" % fmt(res["n_policy"]))
     base = med([r.get("msgs_per_s") for r in res["policies"]["on_flush"]])
     o.append(table(["--sync_policy / --flush_every", "msgs/s", "vs on_flush", "flushes",
@@ -807,7 +868,14 @@ def write_report(res, elapsed):
                      fmt(med([r.get("flush_p99_us") for r in runs])),
                      fmt(med([r.get("cpu_ns_per_msg") for r in runs]))]
                     for name, runs in res["policies"].items()]))
+    return o
 
+
+def section_memory(res):
+    """The "Memory" section: RSS sampled over the long run."""
+    rss = res["rss"]
+    samples = res["rss"].get("rss_samples", [])
+    o = []
     o.append("\n## Memory over %s messages (live+backups)\n" % fmt(res["rss_messages"]))
     if samples:
         step = max(1, len(samples) // 12)
@@ -817,8 +885,13 @@ def write_report(res, elapsed):
              "run: %s msgs/s.\n" % (len(samples), fmt(rss.get("msgs_per_s"))))
     if res.get("plot_rss"):
         o.append("\n![RSS over time](perf_rss.svg)\n")
+    return o
 
+
+def section_through_an_outage(res):
+    """The "Through an outage" section."""
     out_res = res["outage"]
+    o = []
     o.append("\n## Through an outage\n")
     o.append("bench at --rate=%s msgs/s, checkpoints every 1 s; the server refuses new streams "
              "from %d s to %d s after it started. Sent %s, acknowledged live %s, re-ingested "
@@ -835,7 +908,12 @@ def write_report(res, elapsed):
                  "%s %s" % (k, v) for k, v in out_res.get("server", {}).items()), fmt(over)))
     if res.get("plot_outage"):
         o.append("\n![throughput through an outage](perf_outage.svg)\n")
+    return o
 
+
+def section_micro_benchmarks(res):
+    """The "Micro-benchmarks (Google Benchmark)" section."""
+    o = []
     o.append("\n## Micro-benchmarks (Google Benchmark)\n")
     o.append(table(["benchmark", "ns/iteration (CPU)", "items/s", "bytes/s"],
                    [[b["name"], "%.0f" % b.get("cpu_time", 0) if b.get("time_unit") == "ns"
@@ -844,7 +922,12 @@ def write_report(res, elapsed):
                     for b in res["micro"]]))
     o.append("\nDebian's libbenchmark is a debug build (it says so); that is the harness, not "
              "the code measured. AppendFile writes into the backup directory above.\n")
+    return o
 
+
+def section_reproduce(res):
+    """The "Reproduce" section."""
+    o = []
     o.append("\n## Reproduce\n")
     o.append("```sh\ntools/setup.sh   # gnuplot-nox for the plots\n"
              "bazel build -c opt //tools:bench_report && bazel run -c opt //tools:bench_report%s\n"
@@ -854,7 +937,24 @@ def write_report(res, elapsed):
              "--backup_dir=D\n"
              "#         bazel run -c opt //benchmarks:micro_benchmarks\n```\n" %
              (" -- --quick" if ARGS.quick else "", res["n"], res["n"]))
+    return o
 
+
+def write_report(res, elapsed):
+    """docs/performance.md: the generated sections, then the kept hand-written findings."""
+    targets = compute_targets(res)
+    o = section_header(res, elapsed)
+    o += section_targets(res, targets)
+    o += section_live(res)
+    o += section_backups_only_and_the_disk(res)
+    o += section_re_ingestion_vs_live(res)
+    o += section_producers(res)
+    o += section_channels_per_message(res)
+    o += section_sync_policies_and_flush(res)
+    o += section_memory(res)
+    o += section_through_an_outage(res)
+    o += section_micro_benchmarks(res)
+    o += section_reproduce(res)
     path = os.path.join(ARGS.out, "performance.md")
     findings = "\n" + FINDINGS_MARKER + "\n"
     if os.path.exists(path):
