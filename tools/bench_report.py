@@ -467,8 +467,8 @@ def gnuplot(script, data_files):
     if not shutil.which("gnuplot"):
         return False
     if ARGS.png:  # Same plot as a PNG beside the SVG, to look at where SVG cannot be shown.
-        png = re.sub(r"set terminal svg size (\d+),(\d+) dynamic", r"set terminal pngcairo size \1,\2",
-                     script)
+        png = re.sub(r"set terminal svg size (\d+),(\d+) dynamic",
+                     r"set terminal pngcairo size \1,\2", script)
         png = re.sub(r"set output '(.*)\.svg'", r"set output '\1.png'", png)
         script = script + "\nunset output\n" + png
     with tempfile.TemporaryDirectory(dir=ARGS.scratch) as tmp:
@@ -594,8 +594,8 @@ def machine():
                 break
     commit = subprocess.run(["git", "-C", workspace(), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or ARGS.commit
-    dirty = subprocess.run(["git", "-C", workspace(), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", workspace(), "status", "--porcelain",
+                            "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
     return {"nproc": os.cpu_count(), "cpu": model, "kernel": os.uname().release,
             "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
             "commit": (commit or "unknown") + (" (+ uncommitted changes)" if dirty else ""),
@@ -719,7 +719,8 @@ def section_header(res, elapsed):
              "baseline interleaved within a round), with the min–max across rounds.\n")
     o.append(table(["machine", ""], [
         ["CPUs (nproc)", m["nproc"]], ["CPU model", m["cpu"]], ["kernel", m["kernel"]],
-        ["date", m["date"]], ["commit", m["commit"]], ["load average at start", " ".join(m["load"])],
+        ["date", m["date"]], ["commit", m["commit"]],
+        ["load average at start", " ".join(m["load"])],
         ["mode", "quick (development; not a measurement)" if ARGS.quick else "full"],
         ["rounds", ARGS.rounds], ["report took", "%.1f min" % (elapsed / 60)],
         ["backup directory", "%s (%s)" % (ARGS.dir, fs_type(ARGS.dir))]]))

@@ -16,8 +16,8 @@
 // for symmetry with bench and changes nothing). Human progress goes to stderr; the last stdout
 // line is one JSON object with ok, sent, msgs_per_s, mb_per_s, cpu_ns_per_msg (process CPU,
 // getrusage), peak_rss_kb, bytes_per_msg. --rate=R paces the writes to R messages/s, as bench's
-// --rate does, so CPU per message can be compared at equal load. Exit status 0 only if the server acknowledged the
-// stream (status OK after WritesDone).
+// --rate does, so CPU per message can be compared at equal load. Exit status 0 only if the
+// server acknowledged the stream (status OK after WritesDone).
 
 #include <sys/resource.h>
 
