@@ -40,6 +40,40 @@ _wkt_repo = repository_rule(
     local = True,
 )
 
+def _headers_dir(ctx):
+    if ctx.attr.path:
+        return ctx.attr.path
+
+    # The first -I of e.g. `python3-config --includes`: the version-specific folder, so that
+    # no Python version is written down here. Debian's config tool first, whatever PATH says
+    # (a pyenv python3-config would name headers of another build).
+    tool = ctx.attr.find_with[0]
+    if not ctx.path(tool).exists:
+        tool = ctx.which(tool.split("/")[-1])
+    result = ctx.execute([tool] + ctx.attr.find_with[1:])
+    for flag in result.stdout.split(" "):
+        if flag.startswith("-I"):
+            return flag[2:].strip()
+    fail("%s: no -I in the output of %s: %s" % (ctx.name, ctx.attr.find_with, result.stderr))
+
+def _headers_repo_impl(ctx):
+    # One folder of system headers linked in under `link_as`, so that only it (not all of
+    # /usr/include) is on the repository's include path (see _wkt_repo_impl).
+    ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
+    ctx.symlink(_headers_dir(ctx), ctx.attr.link_as)
+    ctx.symlink(ctx.attr.build_file, "BUILD.bazel")
+
+_headers_repo = repository_rule(
+    implementation = _headers_repo_impl,
+    attrs = {
+        "path": attr.string(),
+        "find_with": attr.string_list(),
+        "link_as": attr.string(mandatory = True),
+        "build_file": attr.label(allow_single_file = True),
+    },
+    local = True,
+)
+
 def _tp(path):
     return Label("//third_party:" + path)
 
@@ -121,3 +155,26 @@ def sift_stream_deps(skip = []):
         path = "/usr/include/google/protobuf",
         build_file = _tp("com_google_protobuf/BUILD.wkt"),
     )
+
+    # The Python bindings (//python): header-only pybind11-dev and python3-dev's C API headers.
+    _maybe(
+        _headers_repo,
+        "pybind11",
+        skip,
+        path = "/usr/include/pybind11",
+        link_as = "pybind11",
+        build_file = _tp("pybind11/BUILD.repo"),
+    )
+    _maybe(
+        _headers_repo,
+        "python3_headers",
+        skip,
+        find_with = ["/usr/bin/python3-config", "--includes"],
+        link_as = "include",
+        build_file = _tp("python3_headers/BUILD.repo"),
+    )
+
+    # Bazel 4.2.3's own Python toolchain starts every py_binary/py_test through
+    # `#!/usr/bin/env python`, which Debian does not have: ours runs Debian's /usr/bin/python3.
+    if "sift_stream_python_toolchain" not in skip:
+        native.register_toolchains(str(Label("//python:python3_toolchain")))

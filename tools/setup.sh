@@ -12,7 +12,7 @@ PACKAGES=(
   libabsl-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgoogle-glog-dev libcivetweb-dev prometheus
-  python3
+  python3 python3-dev pybind11-dev
   gnuplot-nox
 )
 
