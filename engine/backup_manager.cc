@@ -178,6 +178,8 @@ bool BackupManager::synced() const {
 }
 
 void BackupManager::UpdateDurable() {
+  // A failed file's sizes may not be trusted to vouch for anything more.
+  if (!status_.ok() || (file_ != nullptr && !file_->status().ok())) return;
   const bool never = policy_.sync.kind == SyncPolicy::Kind::kNever;
   while (!unsynced_.empty()) {
     const HandedChunk& chunk = unsynced_.front();

@@ -83,6 +83,31 @@ TEST_F(DurabilityTest, FlushMakesEveryEarlierMessageDurableOnDisk) {
   EXPECT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
 }
 
+TEST_F(DurabilityTest, FlushAfterFinishIsAnsweredAtOnce) {
+  auto stream = Builder().Mode(StreamMode::kBackupsOnly).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 100);
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE((*stream)->Flush(absl::InfiniteDuration()).ok());  // Closed files are durable.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST_F(DurabilityTest, SyncPolicyHoldsWhicheverOrderTheBuilderIsCalledIn) {
+  DiskBackupPolicy backups;
+  backups.backup_dir = backup_dir_;
+  auto stream = Builder().Sync(SyncPolicy::Every(absl::Milliseconds(10))).Backups(backups)
+                    .Mode(StreamMode::kBackupsOnly).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 100);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while ((*stream)->Metrics().messages_durable < 100 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ((*stream)->Metrics().messages_durable, 100u) << "the interval policy was lost";
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+}
+
 TEST_F(DurabilityTest, FlushUnderContinuousSendingIsAnsweredEveryTime) {
   auto stream = Builder().Build();
   ASSERT_TRUE(stream.ok()) << stream.status();

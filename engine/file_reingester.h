@@ -54,6 +54,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/ingestion_task.h"
+#include "engine/redact.h"
 #include "io/pbfs_reader.h"
 
 namespace sift_stream::engine {
@@ -138,10 +139,6 @@ struct FileReingestReport {
 // Everything that goes wrong with a file or with Sift is in the report.
 absl::StatusOr<FileReingestReport> ReingestFiles(const std::vector<std::string>& files,
                                                  const FileReingestOptions& options);
-
-// `text` with every occurrence of `api_key` replaced by "[api key]". Keys shorter than 8
-// characters (test keys) are replaced only where they stand alone, not inside longer words.
-std::string RedactApiKey(absl::string_view text, absl::string_view api_key);
 
 }  // namespace sift_stream::engine
 

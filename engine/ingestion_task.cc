@@ -1,5 +1,7 @@
 #include "engine/ingestion_task.h"
 
+#include "engine/redact.h"
+
 #include <glog/logging.h>
 
 #include <algorithm>
@@ -450,8 +452,7 @@ std::string IngestionTask::FailureDetail(const Call* call) const {
 }
 
 std::string IngestionTask::Redacted(absl::string_view text) const {
-  if (options_.api_key.empty()) return std::string(text);
-  return absl::StrReplaceAll(text, {{options_.api_key, "<api key>"}});
+  return RedactApiKey(text, options_.api_key);
 }
 
 void IngestionTask::Fail(absl::string_view why) {

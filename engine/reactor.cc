@@ -45,6 +45,11 @@ uint64_t ThreadCpuNs() {
   return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
 }
 
+// condition_variable::wait_for adds the timeout to now(): an infinite one would overflow.
+std::chrono::microseconds ChronoTimeout(absl::Duration timeout) {
+  return absl::ToChronoMicroseconds(std::min(timeout, absl::Hours(24 * 365)));
+}
+
 }  // namespace
 
 Reactor::Reactor(ReactorConfig config)
@@ -386,10 +391,16 @@ absl::Status Reactor::Flush(absl::Duration timeout) {
   FlushRequest request;
   request.target = queue_.pushed();
   std::unique_lock<std::mutex> lock(flush_mu_);
+  if (flushes_closed_) {  // The reactor stopped: nobody would serve the request.
+    if (confirmed_at_stop_ >= request.target) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the stream stopped with ", request.target - confirmed_at_stop_,
+        " messages sent before Flush unconfirmed; Finish's result says what is kept"));
+  }
   flushes_.push_back(&request);
   flushes_waiting_.fetch_add(1, std::memory_order_release);
   wakeup_->Notify();
-  const bool done = flush_cv_.wait_for(lock, absl::ToChronoMicroseconds(timeout),
+  const bool done = flush_cv_.wait_for(lock, ChronoTimeout(timeout),
                                        [&] { return request.done; });
   flushes_.erase(std::find(flushes_.begin(), flushes_.end(), &request));
   flushes_waiting_.fetch_sub(1, std::memory_order_release);
@@ -402,6 +413,15 @@ absl::Status Reactor::Flush(absl::Duration timeout) {
 // Every turn while a Flush() waits, and once more when the reactor stops (then every request
 // gets its answer).
 void Reactor::ServeFlushes(bool stopped) {
+  if (stopped) {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    flushes_closed_ = true;
+    if (backup_ != nullptr) {
+      confirmed_at_stop_ = backup_->durable_messages();
+    } else if (first_failed_checkpoint_ == 0) {
+      confirmed_at_stop_ = moved_;  // Live-only, and every checkpoint was acknowledged.
+    }
+  }
   if (flushes_waiting_.load(std::memory_order_acquire) == 0) return;
   std::lock_guard<std::mutex> lock(flush_mu_);
   bool answered = false;
@@ -506,7 +526,7 @@ absl::Status Reactor::Finish(absl::Duration timeout) {
   wakeup_->Notify();
   {
     std::unique_lock<std::mutex> lock(stop_mu_);
-    if (!stop_cv_.wait_for(lock, absl::ToChronoMicroseconds(timeout), [&] { return stopped_; })) {
+    if (!stop_cv_.wait_for(lock, ChronoTimeout(timeout), [&] { return stopped_; })) {
       abort_requested_ = true;
       wakeup_->Notify();
       // The abort cancels the streams and moves what is queued to disk: bounded.

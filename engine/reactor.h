@@ -180,6 +180,8 @@ class Reactor {
   std::mutex flush_mu_;
   std::condition_variable flush_cv_;
   std::vector<FlushRequest*> flushes_;  // Guarded by flush_mu_.
+  bool flushes_closed_ = false;         // Guarded by flush_mu_: the reactor stopped.
+  uint64_t confirmed_at_stop_ = 0;      // Guarded by flush_mu_: Flush's answer after that.
   std::atomic<int> flushes_waiting_{0};
 
   std::mutex finish_mu_;

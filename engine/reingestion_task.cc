@@ -249,8 +249,10 @@ size_t ReingestionTask::RateBudget(size_t wanted) {
   rate_refilled_ = now;
   if (rate_tokens_ >= 1) return std::min(wanted, static_cast<size_t>(rate_tokens_));
   if (!rate_timer_.in_flight()) {
+    // At most 100 ms, so that a very low cap never holds a shutdown for long.
     const absl::Duration until_one = absl::Seconds((1 - rate_tokens_) / rate);
-    ring_.Timeout(rate_timer_, std::max(until_one, absl::Milliseconds(1)),
+    ring_.Timeout(rate_timer_,
+                  std::clamp(until_one, absl::Milliseconds(1), absl::Milliseconds(100)),
                   io::Bind<ReingestionTask, &ReingestionTask::OnRateTimer>(this));
   }
   return 0;
@@ -292,6 +294,7 @@ void ReingestionTask::FinishFile() {
     file.signaled = true;  // Counted once per job, however many attempts read it.
     ++metrics_.torn_tails;
   }
+  if (!read_status.ok()) file.unread_tail = true;  // Its messages after the error were not sent.
   if (report.end == io::PbfsEnd::kCorrupt || !read_status.ok()) {
     file.keep = true;
     if (!file.signaled) {
@@ -342,7 +345,7 @@ void ReingestionTask::AttemptSucceeded() {
 void ReingestionTask::MarkKeptFiles() {
   for (const File& file : job_->files) {
     if (!options_.retain_backups && !file.keep) continue;
-    if (file.unreadable) continue;
+    if (file.unreadable || file.unread_tail) continue;
     if (absl::Status marked = WriteAckMarker(file.path); !marked.ok()) Signal(marked);
   }
 }

@@ -186,6 +186,7 @@ class ReingestionTask {
     std::string path;
     bool keep = false;      // Damaged or unreadable: never deleted by this task.
     bool unreadable = false;  // Could not be opened in this job: nothing of it was sent.
+    bool unread_tail = false;  // A read error stopped it part way: the rest was not sent.
     bool signaled = false;  // Its problem was reported (once per job).
   };
   struct Job {

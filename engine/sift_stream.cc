@@ -51,7 +51,7 @@ SiftStreamBuilder& SiftStreamBuilder::Backups(DiskBackupPolicy policy) {
   return *this;
 }
 SiftStreamBuilder& SiftStreamBuilder::Sync(SyncPolicy policy) {
-  backups_.sync = policy;
+  sync_ = policy;
   return *this;
 }
 SiftStreamBuilder& SiftStreamBuilder::MaxMessageBytes(size_t bytes) {
@@ -145,6 +145,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.api_key = api_key_;
   reactor.stream_id = NewStreamId();
   reactor.backups = backups_;
+  if (sync_.has_value()) reactor.backups.sync = *sync_;  // Whatever order Backups() came in.
   reactor.ingestion.checkpoint_interval = checkpoint_interval_;
   reactor.ingestion.ack_timeout = ack_timeout_;
   reactor.ingestion.retry = live_retry_;
@@ -207,12 +208,7 @@ absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
 
 absl::Status SiftStream::EnqueueSerialized(std::string& bytes) {
   const size_t size = bytes.size();
-  if (size > max_message_bytes_) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "message of %d bytes is over the %d-byte limit (MaxMessageBytes; gRPC refuses larger "
-        "messages by default): split it into several messages",
-        size, max_message_bytes_));
-  }
+  if (size > max_message_bytes_) return TooLarge(size);
   absl::Status pushed = reactor_->Push(bytes);
   if (!pushed.ok()) {
     if (absl::IsResourceExhausted(pushed)) refused_.fetch_add(1, std::memory_order_relaxed);
@@ -227,22 +223,17 @@ absl::Status SiftStream::EnqueueSerialized(std::string& bytes) {
 absl::Status SiftStream::Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request) {
   thread_local std::string buffer;
   const size_t size = request.ByteSizeLong();
-  if (size > max_message_bytes_) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "message of %d bytes is over the %d-byte limit (MaxMessageBytes; gRPC refuses larger "
-        "messages by default): split it into several messages",
-        size, max_message_bytes_));
-  }
+  if (size > max_message_bytes_) return TooLarge(size);  // Before paying to serialize it.
   buffer.resize(size);
   request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(buffer.data()));
-  absl::Status pushed = reactor_->Push(buffer);
-  if (!pushed.ok()) {
-    if (absl::IsResourceExhausted(pushed)) refused_.fetch_add(1, std::memory_order_relaxed);
-    return pushed;
-  }
-  sent_messages_.fetch_add(1, std::memory_order_relaxed);
-  sent_bytes_.fetch_add(size, std::memory_order_relaxed);
-  return absl::OkStatus();
+  return EnqueueSerialized(buffer);
+}
+
+absl::Status SiftStream::TooLarge(size_t size) const {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "message of %d bytes is over the %d-byte limit (MaxMessageBytes; gRPC refuses larger "
+      "messages by default): split it into several messages",
+      size, max_message_bytes_));
 }
 
 absl::Status SiftStream::Flush(absl::Duration timeout) { return reactor_->Flush(timeout); }

@@ -37,8 +37,9 @@
 // take more right now — the queue is full, or the backup disk is, and the message says which
 // (nothing is taken; retry; a full disk is retried by the stream itself and writing resumes
 // when space comes back); FailedPrecondition after Finish() or once the backup disk has
-// failed for good, e.g. EIO (saying why). Finish() says DataLoss if the backup disk failed and
-// a checkpoint after the failure was not acknowledged. Build() fails with what the set-up
+// failed for good, e.g. EIO (saying why). Finish() says DataLoss, with the count, when some
+// message Send() accepted is neither durable on disk nor acknowledged by Sift (the backup
+// disk failed, or stayed full past Finish's deadline). Build() fails with what the set-up
 // calls or the backup directory said.
 
 #ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
@@ -47,6 +48,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -140,7 +142,8 @@ class SiftStreamBuilder {
   // retain_backups); Metrics() counts them and Finish() waits for them. The directory is
   // locked: a second live stream on it fails to Build with FailedPrecondition.
   SiftStreamBuilder& Backups(DiskBackupPolicy policy);
-  // When backup files are fdatasync'ed (sets Backups().sync); SyncPolicy::OnFlush() by default.
+  // When backup files are fdatasync'ed (overrides Backups().sync, whichever is called first);
+  // SyncPolicy::OnFlush() by default.
   SiftStreamBuilder& Sync(SyncPolicy policy);
   // Serialized size above which Send() refuses a message with InvalidArgument (it could never
   // be streamed). Default 4 MiB, gRPC's default receive limit, less room for framing.
@@ -191,6 +194,7 @@ class SiftStreamBuilder {
   size_t data_capacity_ = 10240;
   size_t control_capacity_ = 1024;
   size_t max_message_bytes_ = (4 << 20) - 1024;
+  std::optional<SyncPolicy> sync_;
   std::string existing_config_id_;
   std::string metrics_host_port_;
 };
@@ -223,7 +227,9 @@ class SiftStream {
   // recovery finds it. Errors: DeadlineExceeded after `timeout` (nothing is lost, the
   // messages are just not confirmed yet); DataLoss once the backup disk failed, or in
   // live-only mode once Sift failed to acknowledge a checkpoint; FailedPrecondition if the
-  // stream stopped first. Any thread; concurrent calls are answered independently.
+  // stream stopped first. ("Recovery finds it" needs the next stream on the directory to
+  // stream: a backups-only stream leaves leftovers where they are.) Any thread; concurrent
+  // calls are answered independently.
   absl::Status Flush(absl::Duration timeout);
 
   // Stops taking messages, streams what is queued, ends the last checkpoint, waits for
@@ -256,6 +262,7 @@ class SiftStream {
   // Takes serialized request bytes (leaving `bytes` holding a recycled buffer on success).
   friend class FlowWriter;
   absl::Status EnqueueSerialized(std::string& bytes);
+  absl::Status TooLarge(size_t size) const;
 
   engine::SetupResult setup_;
   std::string stream_id_;

@@ -136,6 +136,8 @@ AppendFile::AppendFile(Ring& ring, std::string path, int fd, bool direct_io, siz
 }
 
 AppendFile::~AppendFile() {
+  // A stall would retry for as long as the disk stays full: give it up first.
+  AbandonStall();
   // The kernel may still be reading our buffers: wait rather than free them under it. Owners
   // should wait for idle() themselves; this only keeps a mistake from corrupting memory.
   auto nothing_in_flight = [this] {
@@ -353,12 +355,7 @@ void AppendFile::SubmitRetries() {
 
 void AppendFile::AbandonStall() {
   if (!stalled()) return;
-  Fail(stall_);
-  for (Buffer& b : buffers_) {
-    if (b.state == BufferState::kRetry) b.state = BufferState::kFree;
-  }
-  stall_ = absl::OkStatus();
-  retrying_ = false;
+  Fail(absl::Status(stall_));
 }
 
 void AppendFile::Flush() {
@@ -435,8 +432,18 @@ absl::Status AppendFile::Close() {
   return result;
 }
 
+// A failed file takes no more writes, so writes kept for a retry are dropped here: they never
+// reached the disk, and written_size() must end where the first of them begins.
 void AppendFile::Fail(absl::Status status) {
   if (status_.ok()) status_ = std::move(status);
+  for (Buffer& b : buffers_) {
+    if (b.state != BufferState::kRetry) continue;
+    write_failed_at_ = std::min(write_failed_at_, b.file_offset + b.carried);
+    b.state = BufferState::kFree;
+  }
+  stall_ = absl::OkStatus();
+  retrying_ = false;
+  sync_retry_ = false;
 }
 
 void AppendFile::ReportProgress() {

@@ -442,7 +442,35 @@ TEST_F(AppendFileFaultTest, DiskThatStaysFullStallsUntilTheStallIsAbandoned) {
   file->AbandonStall();
   EXPECT_TRUE(absl::IsResourceExhausted(file->status())) << file->status();
   ASSERT_TRUE(WaitIdle(*file).ok());
+  EXPECT_EQ(file->written_size(), 16u * 1024) << "the abandoned writes never reached the disk";
   EXPECT_FALSE(file->Close().ok());
+}
+
+TEST_F(AppendFileFaultTest, StallThatEndsInAHardErrorFailsTheFileAndStopsRetrying) {
+  const std::string path = TestPath("stall_then_eio.pbfs");
+  AppendFileOptions options;
+  options.buffer_size_bytes = 16 * 1024;
+  options.buffer_count = 3;
+  auto file = Create(path, options);
+  ASSERT_NE(file, nullptr);
+  FaultPlan plan;
+  const int full = plan.Add({.op = FaultOp::kWrite, .nth = 2, .error = ENOSPC, .and_after = true});
+  ScopedFaultPlan scoped(&plan);
+  const std::string block(16 * 1024, 'z');
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(AppendAll(*file, block).ok());
+  }
+  file->Flush();
+  ASSERT_TRUE(RunUntil(*ring_, [&] { return !file->stall().ok(); }, absl::Seconds(10),
+                       "the stall").ok());
+  plan.Clear(full);
+  plan.Add({.op = FaultOp::kWrite, .nth = 1, .error = EIO, .and_after = true});
+  // The retry meets EIO: a hard error ends the stall, and the file becomes idle (failed).
+  ASSERT_TRUE(WaitIdle(*file).ok());
+  EXPECT_TRUE(file->stall().ok());
+  EXPECT_FALSE(file->status().ok());
+  EXPECT_TRUE(absl::StrContains(file->status().message(), "Input/output error")) << file->status();
+  EXPECT_EQ(file->written_size(), 16u * 1024);
 }
 
 TEST_F(AppendFileFaultTest, ShortWritesInTheMiddleStillEndByteExact) {
