@@ -44,6 +44,11 @@ absl::Status CheckArguments(const DiskBackupPolicy& policy, absl::string_view st
   return absl::OkStatus();
 }
 
+BackupManagerOptions WithPool(BackupManagerOptions options, io::AppendBufferPool* pool) {
+  options.file.pool = pool;
+  return options;
+}
+
 }  // namespace
 
 const char* SyncPolicyName(SyncPolicy::Kind kind) {
@@ -104,7 +109,8 @@ BackupManager::BackupManager(io::Ring& ring, ControlBus& bus, DiskBackupPolicy p
       bus_(bus),
       policy_(std::move(policy)),
       stream_id_(std::move(stream_id)),
-      options_(std::move(options)),
+      buffer_pool_(2 * static_cast<size_t>(options.file.buffer_count)),
+      options_(WithPool(std::move(options), &buffer_pool_)),
       dir_fd_(dir_fd),
       self_(std::make_shared<BackupManager*>(this)) {}
 

@@ -337,6 +337,8 @@ class BackupManager {
   ControlBus& bus_;
   const DiskBackupPolicy policy_;
   const std::string stream_id_;
+  // Buffers of closed files, for the next file (io/append_file.h); options_.file.pool.
+  io::AppendBufferPool buffer_pool_;
   const BackupManagerOptions options_;
   const int dir_fd_;  // O_RDONLY: for fsync of new entries and unlinkat of old ones.
   int lock_fd_ = -1;  // Holds the flock on backup_dir (engine/backup_dir.h) for our lifetime.

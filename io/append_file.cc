@@ -117,6 +117,31 @@ absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Create(Ring& ring, std::
                      std::move(on_progress)));
 }
 
+AppendBufferPool::~AppendBufferPool() {
+  for (const Kept& kept : free_) std::free(kept.data);
+}
+
+char* AppendBufferPool::Take(size_t alignment, size_t size) {
+  for (size_t i = 0; i < free_.size(); ++i) {
+    if (free_[i].alignment == alignment && free_[i].size == size) {
+      char* data = free_[i].data;
+      free_[i] = free_.back();
+      free_.pop_back();
+      return data;
+    }
+  }
+  return static_cast<char*>(std::aligned_alloc(alignment, size));
+}
+
+void AppendBufferPool::Give(char* buffer, size_t alignment, size_t size) {
+  if (buffer == nullptr) return;
+  if (free_.size() >= max_buffers_) {
+    std::free(buffer);
+    return;
+  }
+  free_.push_back({buffer, alignment, size});
+}
+
 AppendFile::AppendFile(Ring& ring, std::string path, int fd, bool direct_io, size_t alignment,
                        const AppendFileOptions& options, std::function<void()> on_progress)
     : ring_(ring),
@@ -126,10 +151,12 @@ AppendFile::AppendFile(Ring& ring, std::string path, int fd, bool direct_io, siz
       alignment_(alignment),
       capacity_(RoundUp(options.buffer_size_bytes, alignment)),
       on_progress_(std::move(on_progress)),
+      pool_(options.pool),
       buffers_(options.buffer_count) {
   for (Buffer& b : buffers_) {
     b.owner = this;
-    b.data = static_cast<char*>(std::aligned_alloc(alignment_, capacity_));
+    b.data = pool_ != nullptr ? pool_->Take(alignment_, capacity_)
+                              : static_cast<char*>(std::aligned_alloc(alignment_, capacity_));
     assert(b.data != nullptr);
   }
   current().state = BufferState::kFilling;
@@ -151,7 +178,13 @@ AppendFile::~AppendFile() {
     if (!ring_.RunOnce(absl::Milliseconds(100)).ok()) std::abort();
   }
   if (fd_ >= 0) close(fd_);
-  for (Buffer& b : buffers_) std::free(b.data);
+  for (Buffer& b : buffers_) {
+    if (pool_ != nullptr) {
+      pool_->Give(b.data, alignment_, capacity_);
+    } else {
+      std::free(b.data);
+    }
+  }
 }
 
 size_t AppendFile::free_bytes() const {

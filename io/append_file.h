@@ -51,6 +51,34 @@
 
 namespace sift_stream::io {
 
+// Keeps the aligned buffers of closed files for the next file, so that rotating files does not
+// hand megabytes back to malloc and ask for them again: with glibc's dynamic mmap threshold
+// that churn grows a process's resident memory (measured in docs/performance.md). Not
+// thread-safe: one ring thread uses it. Must outlive every file that uses it.
+class AppendBufferPool {
+ public:
+  explicit AppendBufferPool(size_t max_buffers = 8) : max_buffers_(max_buffers) {}
+  ~AppendBufferPool();
+  AppendBufferPool(const AppendBufferPool&) = delete;
+  AppendBufferPool& operator=(const AppendBufferPool&) = delete;
+
+  // A buffer of `size` bytes aligned to `alignment`: a kept one if it fits, else a new one
+  // (nullptr if that allocation fails).
+  char* Take(size_t alignment, size_t size);
+  // Keeps `buffer` (from Take) for a later Take, or frees it when the pool is full.
+  void Give(char* buffer, size_t alignment, size_t size);
+  size_t kept() const { return free_.size(); }
+
+ private:
+  struct Kept {
+    char* data;
+    size_t alignment;
+    size_t size;
+  };
+  const size_t max_buffers_;
+  std::vector<Kept> free_;
+};
+
 struct AppendFileOptions {
   // Size of each buffer (at most 1 GiB); rounded up to the file's O_DIRECT alignment. One
   // buffer is one write.
@@ -60,6 +88,8 @@ struct AppendFileOptions {
   // Try O_DIRECT first (false: buffered writes from the start).
   bool direct = true;
   mode_t mode = 0600;
+  // Where buffers come from and go back to (nullptr: malloc and free). Outlives the file.
+  AppendBufferPool* pool = nullptr;
 };
 
 class AppendFile {
@@ -181,6 +211,7 @@ class AppendFile {
   const size_t alignment_;
   const size_t capacity_;
   const std::function<void()> on_progress_;
+  AppendBufferPool* const pool_;
   std::vector<Buffer> buffers_;
   int current_ = 0;       // The buffer that takes appended bytes (kFilling).
   int next_submit_ = 0;   // Oldest buffer that may be sealed and not yet submitted.

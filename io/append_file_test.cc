@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sift_stream::io {
@@ -245,6 +246,27 @@ TEST_F(AppendFileTest, DestroyingWithWritesInFlightWaitsForThem) {
   file.reset();  // Must not free buffers under the kernel (ASan would see it).
   EXPECT_EQ(ring_->in_flight(), 0);
   EXPECT_GE(FileSize(path), 3 << 20);
+}
+
+TEST_F(AppendFileTest, BuffersOfAClosedFileAreReusedByTheNextThroughThePool) {
+  AppendBufferPool pool(8);
+  AppendFileOptions options;
+  options.buffer_size_bytes = 64 * 1024;
+  options.buffer_count = 4;
+  options.pool = &pool;
+  for (int round = 0; round < 3; ++round) {
+    const std::string path = absl::StrCat(TestDir(), "/pooled", round, ".bin");
+    auto file = Create(path, options);
+    ASSERT_NE(file, nullptr);
+    EXPECT_EQ(pool.kept(), 0u) << "round " << round << " allocated instead of reusing";
+    AppendAll(*file, std::string(100 * 1024, 'a' + round));
+    file->Flush();
+    ASSERT_TRUE(WaitIdle(*file).ok());
+    ASSERT_TRUE(file->Close().ok());
+    file.reset();
+    EXPECT_EQ(pool.kept(), 4u);
+    EXPECT_EQ(ReadFile(path), std::string(100 * 1024, 'a' + round));
+  }
 }
 
 TEST_F(AppendFileTest, FilesAreCreatedWithMode0600) {
