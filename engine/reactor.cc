@@ -241,9 +241,12 @@ void Reactor::WatchBackup() {
   if (backup_stalled_) {
     ++backup_stalls_;
     last_error_ = std::string(stall.message());
+    // Publish before Send can name the reason, so a caller who reads it sees the metric too.
+    PublishMetrics();
     queue_.SetFullReason(absl::StrCat("the backup disk is full (", stall.message(),
                                       "); messages wait in memory until space comes back"));
   } else {
+    PublishMetrics();
     queue_.SetFullReason("");
   }
 }
