@@ -138,7 +138,9 @@ Reactor::~Reactor() {
 
 absl::Status Reactor::Push(std::string& serialized_message) {
   absl::Status pushed = queue_.Push(serialized_message);
-  if (pushed.ok()) wakeup_->Notify();
+  // Pairs with Sleep(): the push (under the queue's lock) and this load against the reactor's
+  // store of asleep_ and its look at the queue — one of the two sees the other.
+  if (pushed.ok() && asleep_.load(std::memory_order_seq_cst)) wakeup_->Notify();
   return pushed;
 }
 
@@ -190,7 +192,24 @@ void Reactor::Turn() {
   const bool more_to_move = batch_next_ < batch_size_ || queue_.size() > 0;
   if ((more_to_move && backup_ready) || bus_.pending() > 0) wait = absl::ZeroDuration();
   if (phase_ != Phase::kRunning) wait = std::min(wait, absl::Milliseconds(10));
-  if (absl::StatusOr<int> ran = ring_->RunOnce(wait); !ran.ok()) Fatal(ran.status());
+  Sleep(wait, backup_ready);
+}
+
+// Producers wake the reactor only when it says it sleeps (asleep_): an eventfd write per
+// wake-up was most of the live path's system calls at moderate rates (docs/performance.md).
+// A nap no longer than kNapLimit (the poller's short waits while gRPC has writes in flight)
+// goes unannounced: the next turn finds what arrived meanwhile.
+void Reactor::Sleep(absl::Duration wait, bool backup_ready) {
+  constexpr absl::Duration kNapLimit = absl::Microseconds(200);
+  const bool announce = wait > kNapLimit;
+  if (announce) {
+    asleep_.store(true, std::memory_order_seq_cst);
+    // A message pushed before the store above is seen here; one pushed after it sees asleep_.
+    if (backup_ready && queue_.size() > 0) wait = absl::ZeroDuration();
+  }
+  absl::StatusOr<int> ran = ring_->RunOnce(wait);
+  if (announce) asleep_.store(false, std::memory_order_relaxed);
+  if (!ran.ok()) Fatal(ran.status());
 }
 
 void Reactor::MoveMessages() {

@@ -113,6 +113,7 @@ class Reactor {
   // A full backup disk stalls Send (messages wait, nothing dropped): tells producers why. A
   // failed one (found by a write, a sync or a completion) stops Send.
   void WatchBackup();
+  void Sleep(absl::Duration wait, bool backup_ready);
   void OnControl(const ControlMessage& message);
   void OnWake(io::Completion& completion);
   [[noreturn]] static void Fatal(const absl::Status& status);
@@ -162,6 +163,10 @@ class Reactor {
   uint64_t UnprotectedMessages() const;
 
   std::thread thread_;
+  // The reactor is about to block (or is blocked) in the ring for longer than kNapLimit: a
+  // producer that queues a message must wake it. While it is awake, or napping briefly
+  // between gRPC polls, it finds new messages by itself, and producers make no system call.
+  std::atomic<bool> asleep_{false};
   std::atomic<bool> finish_requested_{false};
   std::atomic<bool> abort_requested_{false};
   // Standard-library locks throughout: ThreadSanitizer sees pthread locks, not Debian's
