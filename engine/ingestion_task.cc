@@ -57,7 +57,7 @@ class IngestionTask::Call : public GrpcOperation {
   const uint64_t serial;
   ReadOp read_op;
   grpc::ClientContext context;
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> stream;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<SerializedMessage, grpc::ByteBuffer>> stream;
   grpc::ByteBuffer response;
   grpc::Status status;
   uint64_t written = 0;
@@ -128,8 +128,9 @@ void IngestionTask::Enqueue(absl::string_view serialized_message) {
     live_.pop_front();
     ++metrics_.dropped_live;
   }
-  grpc::Slice slice(serialized_message.data(), serialized_message.size());
-  live_.push_back(Entry{grpc::ByteBuffer(&slice, 1), current_checkpoint_});
+  live_.push_back(Entry{
+      SerializedMessage{grpc::Slice(serialized_message.data(), serialized_message.size())},
+      current_checkpoint_});
 }
 
 uint64_t IngestionTask::EndCheckpoint() {
@@ -226,7 +227,7 @@ void IngestionTask::WriteOrClose() {
     poller_.Started(call, GrpcOperation::Expect::kSoon);
     // gRPC copies what it needs before Write returns, so the entry can go now.
     call.stream->Write(live_.front().message, write_options, call.tag());
-    metrics_.bytes_written += live_.front().message.Length();
+    metrics_.bytes_written += live_.front().message.bytes.size();
     live_.pop_front();
     ++call.written;
     ++metrics_.messages_written;

@@ -47,6 +47,7 @@
 #include "engine/completion_queue_poller.h"
 #include "engine/control_message.h"
 #include "engine/grpc_operation.h"
+#include "engine/serialized_message.h"
 #include "io/ring.h"
 
 namespace sift_stream::engine {
@@ -173,7 +174,7 @@ class IngestionTask {
 
  private:
   struct Entry {
-    grpc::ByteBuffer message;
+    SerializedMessage message;
     uint64_t checkpoint;
   };
   class Call;  // One stream: its context, call object and tag.
@@ -204,7 +205,7 @@ class IngestionTask {
   void ArmCheckpointTimer(absl::Duration after);
 
   std::shared_ptr<grpc::Channel> channel_;
-  grpc::GenericStub stub_;
+  grpc::TemplatedGenericStub<SerializedMessage, grpc::ByteBuffer> stub_;
   grpc::CompletionQueue* const cq_;
   CompletionQueuePoller& poller_;
   io::Ring& ring_;
