@@ -53,10 +53,13 @@
 // run; every message accepted before the change was called carries the old one; a Send racing
 // with the change, on another thread, carries one or the other, whole.
 //
-//   absl::StatusOr<std::string> run = stream->AttachRun(RunSpec{...});  // new, by key or id
-//   stream->Send("imu", ...);                            // carries *run
-//   stream->AddFlows({BatteryFlow()});                   // now Send("battery", ...) works
-//   stream->DetachRun();                                 // later messages carry no run
+//   RunSpec drive;
+//   drive.kind = RunSpec::Kind::kNew;  // Or kByClientKey (found, else created), or kById.
+//   drive.name = "drive 12";
+//   absl::StatusOr<std::string> run = stream->AttachRun(drive);
+//   stream->Send("imu", ...);                      // carries *run
+//   stream->AddFlows({BatteryFlow()});             // now Send("battery", ...) works
+//   stream->DetachRun();                           // later messages carry no run
 
 #ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
 #define SIFT_STREAM_ENGINE_SIFT_STREAM_H_
