@@ -201,7 +201,8 @@ class SiftStreamBuilder {
   // already has with other channels (FailedPrecondition). Enum and bit field channels get no
   // enum names or bit field elements: declare those flows (IngestionConfig, AddFlows). With
   // it, IngestionConfig() may declare no flows at all. Flow() does not register (a writer has
-  // no values to infer from).
+  // no values to infer from). Registrations wait for one another and for a concurrent
+  // AttachRun/AddFlows (one change at a time); Sends of known flows never wait for them.
   SiftStreamBuilder& AutoRegisterFlows(bool enabled);
 
   // Makes the set-up calls (config, flows, run), checks the backup directory, starts the
