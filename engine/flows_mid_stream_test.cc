@@ -189,6 +189,10 @@ TEST_F(FlowsMidStreamTest, AutoRegisteredFlowAppearsAtTheServerWithTheValuesType
   *request.mutable_timestamp() = google::protobuf::Timestamp();
   request.mutable_timestamp()->set_seconds(1764000000);
   request.add_channel_values()->set_uint32(7);
+  sift::ingest::v1::IngestWithConfigDataStreamRequest elsewhere = request;
+  elsewhere.set_ingestion_config_id("another-config");
+  EXPECT_TRUE(absl::IsInvalidArgument(s.Send(elsewhere)));
+  EXPECT_EQ(ServerFlow(s, "raw"), nullptr) << "registered for a request it refused";
   ASSERT_TRUE(s.Send(request).ok());
   auto raw = ServerFlow(s, "raw");
   ASSERT_NE(raw, nullptr);

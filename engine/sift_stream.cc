@@ -209,7 +209,10 @@ absl::Status SiftStream::Send(absl::string_view flow, absl::Time timestamp,
 }
 
 absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request) {
-  if (auto_register_flows_ && state_->ForThisThread().Find(request.flow()) == nullptr) {
+  // A request for another config is refused below; it must not register a flow here first.
+  const bool ours = request.ingestion_config_id().empty() ||
+                    request.ingestion_config_id() == setup_.ingestion_config_id;
+  if (auto_register_flows_ && ours && state_->ForThisThread().Find(request.flow()) == nullptr) {
     absl::Status registered =
         RegisterInferred(engine::InferFlow(request.flow(), request.channel_values()));
     if (!registered.ok()) return registered;
