@@ -77,8 +77,9 @@ const char* KindName(int kind) {
 }  // namespace
 
 FlowWriter::FlowWriter(SiftStream* stream, const sift::ingestion_configs::v2::FlowConfig& flow,
-                       absl::string_view ingestion_config_id, absl::string_view run_id)
-    : stream_(stream), flow_name_(flow.name()) {
+                       absl::string_view ingestion_config_id, absl::string_view run_id,
+                       uint64_t generation)
+    : stream_(stream), flow_name_(flow.name()), generation_(generation) {
   PutBytesField(1, ingestion_config_id, &prefix_);
   PutBytesField(2, flow.name(), &prefix_);
   if (!run_id.empty()) PutBytesField(5, run_id, &suffix_);
@@ -259,8 +260,16 @@ void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
   out->append(suffix_);
 }
 
+void FlowWriter::RefreshRunId() const {
+  if (stream_ == nullptr || stream_->state_generation() == generation_) return;
+  const std::string run_id = stream_->CurrentRunId(&generation_);
+  suffix_.clear();
+  if (!run_id.empty()) PutBytesField(5, run_id, &suffix_);
+}
+
 absl::StatusOr<std::string> FlowWriter::Encode(absl::Time timestamp) const {
   if (!error_.empty()) return absl::InvalidArgumentError(error_);
+  RefreshRunId();
   std::string bytes;
   EncodeTo(timestamp, &bytes);
   return bytes;
@@ -272,6 +281,7 @@ absl::Status FlowWriter::Send(absl::Time timestamp) {
     Clear();
     return mistake;
   }
+  RefreshRunId();
   EncodeTo(timestamp, &buffer_);
   Clear();
   return stream_->EnqueueSerialized(buffer_);

@@ -23,6 +23,11 @@
 // what SiftStream::Send would (ResourceExhausted: not taken, retry; etc.); on any error the
 // row is cleared, so the next message starts empty.
 //
+// Runs: the run id is part of the constant part, but the stream's run can change
+// (SiftStream::AttachRun, DetachRun). Send() checks the stream's state generation (one atomic
+// load) and re-encodes the run id when it moved, so each message carries the run current when
+// its Send() started, exactly as SiftStream::Send's would.
+//
 // Threading: a FlowWriter is one producer's: use it from one thread at a time, and make one
 // per thread (they are cheap to copy). Every writer must be destroyed or unused before the
 // stream it came from is destroyed.
@@ -47,9 +52,12 @@ class SiftStream;
 
 class FlowWriter {
  public:
-  // Encodes the constant part of every request of `flow`. Use SiftStream::Flow() instead.
+  // Encodes the constant part of every request of `flow`, with `run_id` as of the stream's
+  // state generation `generation`. Use SiftStream::Flow() instead. Without a stream
+  // (nullptr: Encode() only) the run id never changes.
   FlowWriter(SiftStream* stream, const sift::ingestion_configs::v2::FlowConfig& flow,
-             absl::string_view ingestion_config_id, absl::string_view run_id);
+             absl::string_view ingestion_config_id, absl::string_view run_id,
+             uint64_t generation = 0);
 
   const std::string& flow_name() const { return flow_name_; }
   size_t channel_count() const { return slots_.size(); }
@@ -107,12 +115,17 @@ class FlowWriter {
   void Clear();
   void EncodeTo(absl::Time timestamp, std::string* out) const;
   size_t IndexOrFail(absl::string_view name);
+  // Re-encodes suffix_ if the stream's run may have changed since it was encoded.
+  void RefreshRunId() const;
 
   SiftStream* stream_;
   std::string flow_name_;
   std::vector<std::string> channel_names_;
   std::string prefix_;  // Fields 1 (config id) and 2 (flow name), encoded.
-  std::string suffix_;  // Field 5 (run id), encoded, or empty.
+  // Field 5 (run id), encoded, or empty; as of the stream's state generation_. Mutable: the
+  // const Encode() refreshes them too (a writer is one thread's).
+  mutable std::string suffix_;
+  mutable uint64_t generation_;
   std::vector<Slot> slots_;
   std::string error_;   // The first mistake in the row being built.
   std::string buffer_;  // Reused for every message's bytes.

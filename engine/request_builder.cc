@@ -81,6 +81,45 @@ absl::string_view ChannelTypeName(ChannelDataType type) {
   }
 }
 
+std::string DescribeChannels(const sift::ingestion_configs::v2::FlowConfig& flow) {
+  std::string out = "(";
+  for (int i = 0; i < flow.channels_size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ", ", flow.channels(i).name(), ": ",
+                    ChannelTypeName(flow.channels(i).data_type()));
+  }
+  return absl::StrCat(out, ")");
+}
+
+absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> InferFlow(
+    absl::string_view flow, const google::protobuf::RepeatedPtrField<Value>& values) {
+  if (values.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot register flow '", flow, "' from a message without values"));
+  }
+  sift::ingestion_configs::v2::FlowConfig config;
+  config.set_name(std::string(flow));
+  for (int i = 0; i < values.size(); ++i) {
+    const ChannelDataType type = TypeOf(values[i]);
+    if (type == sift::common::type::v1::CHANNEL_DATA_TYPE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot register flow '", flow, "' from this message: value ", i,
+          " is empty, so its channel's type is unknown; set every value in the first message "
+          "of a flow, or declare the flow with AddFlows()"));
+    }
+    auto* channel = config.add_channels();
+    channel->set_name(absl::StrCat("channel_", i));
+    channel->set_data_type(type);
+  }
+  return config;
+}
+
+absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> InferFlow(
+    absl::string_view flow, absl::Span<const ChannelValue> values) {
+  google::protobuf::RepeatedPtrField<Value> protos;
+  for (const ChannelValue& value : values) value.CopyTo(protos.Add());
+  return InferFlow(flow, protos);
+}
+
 ChannelDataType ChannelValue::type() const {
   Value proto;
   CopyTo(&proto);
@@ -114,6 +153,21 @@ RequestBuilder::RequestBuilder(std::string ingestion_config_id, std::string run_
   for (size_t i = 0; i < flows_.size(); ++i) by_name_.emplace(flows_[i].name(), i);
 }
 
+RequestBuilder RequestBuilder::WithRunId(std::string run_id) const {
+  RequestBuilder copy = *this;
+  copy.run_id_ = std::move(run_id);
+  return copy;
+}
+
+RequestBuilder RequestBuilder::WithFlows(
+    const std::vector<sift::ingestion_configs::v2::FlowConfig>& more) const {
+  RequestBuilder copy = *this;
+  for (const auto& flow : more) {
+    if (copy.by_name_.emplace(flow.name(), copy.flows_.size()).second) copy.flows_.push_back(flow);
+  }
+  return copy;
+}
+
 const sift::ingestion_configs::v2::FlowConfig* RequestBuilder::Find(absl::string_view flow) const {
   auto it = by_name_.find(flow);
   return it == by_name_.end() ? nullptr : &flows_[it->second];
@@ -126,7 +180,8 @@ absl::Status RequestBuilder::Build(absl::string_view flow, absl::Time timestamp,
   const auto* config = Find(flow);
   if (config == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown flow '", flow, "': declare it in the ingestion config"));
+        absl::StrCat("unknown flow '", flow,
+                     "': declare it in the ingestion config or add it with AddFlows"));
   }
   // Not Clear(): that frees the timestamp sub-message, so every message would allocate a new
   // one. The fields set below are overwritten; the others are cleared here.
@@ -158,7 +213,8 @@ absl::Status RequestBuilder::Complete(
   const auto* config = Find(request->flow());
   if (config == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown flow '", request->flow(), "': declare it in the ingestion config"));
+        absl::StrCat("unknown flow '", request->flow(),
+                     "': declare it in the ingestion config or add it with AddFlows"));
   }
   if (!request->has_timestamp()) return absl::InvalidArgumentError("the request has no timestamp");
   return CheckValues(*config, request->channel_values());

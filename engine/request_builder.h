@@ -8,7 +8,9 @@
 // type was expected and what was given.
 //
 // The flows are indexed once (by name, in a hash map) and never change afterwards, so any number
-// of producer threads may use one RequestBuilder at once without locks.
+// of producer threads may use one RequestBuilder at once without locks. A stream that changes
+// course (attaches a run, adds flows) does not change a builder: it makes a new one with
+// WithRunId or WithFlows and publishes it (engine/stream_state.h).
 
 #ifndef SIFT_STREAM_ENGINE_REQUEST_BUILDER_H_
 #define SIFT_STREAM_ENGINE_REQUEST_BUILDER_H_
@@ -20,6 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -77,9 +80,19 @@ class RequestBuilder {
   absl::Status Complete(sift::ingest::v1::IngestWithConfigDataStreamRequest* request) const;
 
   const std::string& ingestion_config_id() const { return ingestion_config_id_; }
+  // Empty without a run.
+  const std::string& run_id() const { return run_id_; }
+  // In the order declared, then added.
+  const std::vector<sift::ingestion_configs::v2::FlowConfig>& flows() const { return flows_; }
+  // The flow named `flow`, or nullptr; the pointer lives as long as this builder.
+  const sift::ingestion_configs::v2::FlowConfig* Find(absl::string_view flow) const;
+
+  // A copy that stamps `run_id` (empty: none) on the requests it builds.
+  RequestBuilder WithRunId(std::string run_id) const;
+  // A copy that also knows `more` (whose names must be new to this builder).
+  RequestBuilder WithFlows(const std::vector<sift::ingestion_configs::v2::FlowConfig>& more) const;
 
  private:
-  const sift::ingestion_configs::v2::FlowConfig* Find(absl::string_view flow) const;
 
   std::string ingestion_config_id_;
   std::string run_id_;
@@ -89,6 +102,19 @@ class RequestBuilder {
 
 // "double", "string", ... for messages.
 absl::string_view ChannelTypeName(sift::common::type::v1::ChannelDataType type);
+
+// "(a: double, b: string)": a flow's shape, for messages.
+std::string DescribeChannels(const sift::ingestion_configs::v2::FlowConfig& flow);
+
+// The flow a first message implies (SiftStreamBuilder::AutoRegisterFlows): named `flow`, one
+// channel per value, named "channel_0", "channel_1", ... in order, each of its value's type.
+// InvalidArgument when a value is empty (its type is unknown) or there are no values.
+absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> InferFlow(
+    absl::string_view flow, absl::Span<const ChannelValue> values);
+absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> InferFlow(
+    absl::string_view flow,
+    const google::protobuf::RepeatedPtrField<sift::ingest::v1::IngestWithConfigDataChannelValue>&
+        values);
 
 }  // namespace sift_stream::engine
 

@@ -114,20 +114,21 @@ absl::StatusOr<absl::flat_hash_map<std::string, configs::FlowConfig>> ListFlows(
 
 // Declared flows the server lacks are created; one it has with other channels is an error.
 absl::Status ReconcileFlows(configs::IngestionConfigService::Stub& stub,
-                            const std::string& config_id, const IngestionConfigSpec& spec,
-                            Caller& caller) {
+                            const std::string& config_id, const std::string& client_key,
+                            const std::vector<configs::FlowConfig>& flows, Caller& caller) {
+  if (flows.empty()) return absl::OkStatus();
   auto existing = ListFlows(stub, config_id, caller);
   if (!existing.ok()) return existing.status();
   configs::CreateIngestionConfigFlowsRequest create;
   create.set_ingestion_config_id(config_id);
-  for (const auto& flow : spec.flows) {
+  for (const auto& flow : flows) {
     auto it = existing->find(flow.name());
     if (it == existing->end()) {
       *create.add_flows() = flow;
     } else if (!google::protobuf::util::MessageDifferencer::Equals(it->second, flow)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "flow '", flow.name(), "' already exists in ingestion config ", config_id,
-          " (client_key ", Quoted(spec.client_key), ") with different channels; give the "
+          " (client_key ", Quoted(client_key), ") with different channels; give the "
           "changed flow a new name, or use a new client_key for the new layout"));
     }
   }
@@ -138,8 +139,8 @@ absl::Status ReconcileFlows(configs::IngestionConfigService::Stub& stub,
   });
 }
 
-absl::StatusOr<std::string> ResolveRun(runs::RunService::Stub& stub, const RunSpec& spec,
-                                       const IngestionConfigSpec& config, Caller& caller) {
+absl::StatusOr<std::string> FindOrCreateRun(runs::RunService::Stub& stub, const RunSpec& spec,
+                                            const std::string& organization_id, Caller& caller) {
   if (spec.kind == RunSpec::Kind::kNone) return std::string();
   if (spec.kind == RunSpec::Kind::kById) {
     runs::GetRunRequest get;
@@ -165,7 +166,7 @@ absl::StatusOr<std::string> ResolveRun(runs::RunService::Stub& stub, const RunSp
   create.set_name(spec.name);
   create.set_description(spec.description);
   for (const auto& tag : spec.tags) create.add_tags(tag);
-  create.set_organization_id(config.organization_id);
+  create.set_organization_id(organization_id);
   if (spec.kind == RunSpec::Kind::kByClientKey) create.set_client_key(spec.client_key);
   runs::CreateRunResponse created;
   absl::Status status = caller.Run(
@@ -174,14 +175,7 @@ absl::StatusOr<std::string> ResolveRun(runs::RunService::Stub& stub, const RunSp
   return created.run().run_id();
 }
 
-absl::Status ValidateSpec(const IngestionConfigSpec& config, const RunSpec& run) {
-  if (config.client_key.empty()) {
-    return absl::InvalidArgumentError("the ingestion config needs a client_key");
-  }
-  if (config.asset_name.empty()) {
-    return absl::InvalidArgumentError("the ingestion config needs an asset_name");
-  }
-  if (config.flows.empty()) return absl::InvalidArgumentError("declare at least one flow");
+absl::Status ValidateRun(const RunSpec& run) {
   if (run.kind == RunSpec::Kind::kById && run.run_id.empty()) {
     return absl::InvalidArgumentError("a run given by id needs the id");
   }
@@ -191,23 +185,37 @@ absl::Status ValidateSpec(const IngestionConfigSpec& config, const RunSpec& run)
   return absl::OkStatus();
 }
 
+absl::Status ValidateSpec(const IngestionConfigSpec& config, const RunSpec& run,
+                          const SetupOptions& options) {
+  if (config.client_key.empty()) {
+    return absl::InvalidArgumentError("the ingestion config needs a client_key");
+  }
+  if (config.asset_name.empty()) {
+    return absl::InvalidArgumentError("the ingestion config needs an asset_name");
+  }
+  if (config.flows.empty() && options.require_flows) {
+    return absl::InvalidArgumentError("declare at least one flow");
+  }
+  return ValidateRun(run);
+}
+
 }  // namespace
 
 absl::StatusOr<SetupResult> RunSetupCalls(const std::shared_ptr<grpc::Channel>& channel,
                                           const IngestionConfigSpec& config, const RunSpec& run,
                                           const SetupOptions& options) {
-  if (absl::Status valid = ValidateSpec(config, run); !valid.ok()) return valid;
+  if (absl::Status valid = ValidateSpec(config, run, options); !valid.ok()) return valid;
   Caller caller(options);
   auto config_stub = configs::IngestionConfigService::NewStub(channel);
   auto found = FindOrCreateConfig(*config_stub, config, caller);
   if (!found.ok()) return found.status();
-  if (absl::Status flows = ReconcileFlows(*config_stub, found->ingestion_config_id(), config,
-                                          caller);
+  if (absl::Status flows = ReconcileFlows(*config_stub, found->ingestion_config_id(),
+                                          config.client_key, config.flows, caller);
       !flows.ok()) {
     return flows;
   }
   auto run_stub = runs::RunService::NewStub(channel);
-  auto run_id = ResolveRun(*run_stub, run, config, caller);
+  auto run_id = FindOrCreateRun(*run_stub, run, config.organization_id, caller);
   if (!run_id.ok()) return run_id.status();
   SetupResult result;
   result.ingestion_config_id = found->ingestion_config_id();
@@ -216,6 +224,25 @@ absl::StatusOr<SetupResult> RunSetupCalls(const std::shared_ptr<grpc::Channel>& 
   result.flows = config.flows;
   result.retries = caller.retries;
   return result;
+}
+
+absl::Status RegisterFlows(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::string& config_id, const std::string& client_key,
+                           const std::vector<configs::FlowConfig>& flows,
+                           const SetupOptions& options) {
+  if (flows.empty()) return absl::InvalidArgumentError("no flows to register");
+  Caller caller(options);
+  auto stub = configs::IngestionConfigService::NewStub(channel);
+  return ReconcileFlows(*stub, config_id, client_key, flows, caller);
+}
+
+absl::StatusOr<std::string> ResolveRun(const std::shared_ptr<grpc::Channel>& channel,
+                                       const RunSpec& run, const std::string& organization_id,
+                                       const SetupOptions& options) {
+  if (absl::Status valid = ValidateRun(run); !valid.ok()) return valid;
+  Caller caller(options);
+  auto stub = runs::RunService::NewStub(channel);
+  return FindOrCreateRun(*stub, run, organization_id, caller);
 }
 
 }  // namespace sift_stream::engine

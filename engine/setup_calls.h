@@ -12,6 +12,10 @@
 // fix (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNKNOWN);
 // UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, ALREADY_EXISTS and the rest fail at
 // once with a message naming the call. Blocking: runs on the caller's thread in Build().
+//
+// Steps 2 and 3 are also what a running stream does to change course (SiftStream::AddFlows,
+// SiftStream::AttachRun): RegisterFlows and ResolveRun, on the caller's thread, with the
+// same retries.
 
 #ifndef SIFT_STREAM_ENGINE_SETUP_CALLS_H_
 #define SIFT_STREAM_ENGINE_SETUP_CALLS_H_
@@ -63,11 +67,30 @@ struct SetupOptions {
   RetryPolicy retry;
   // Per call.
   absl::Duration timeout = absl::Seconds(30);
+  // RunSetupCalls refuses a config that declares no flow, unless the stream registers flows
+  // as it meets them (SiftStreamBuilder::AutoRegisterFlows).
+  bool require_flows = true;
 };
 
 absl::StatusOr<SetupResult> RunSetupCalls(const std::shared_ptr<grpc::Channel>& channel,
                                           const IngestionConfigSpec& config, const RunSpec& run,
                                           const SetupOptions& options);
+
+// Step 2 on its own: creates those of `flows` that ingestion config `config_id` lacks. A flow
+// the server has under the same name with other channels is FailedPrecondition, naming the
+// flow and `client_key` (for the message only); nothing is created then. `flows` must not be
+// empty.
+absl::Status RegisterFlows(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::string& config_id, const std::string& client_key,
+                           const std::vector<sift::ingestion_configs::v2::FlowConfig>& flows,
+                           const SetupOptions& options);
+
+// Step 3 on its own: the id of the run `run` names (kNew creates one; kByClientKey finds or
+// creates one; kById checks it exists). Empty for kNone. InvalidArgument for a spec that lacks
+// the id or client_key its kind needs.
+absl::StatusOr<std::string> ResolveRun(const std::shared_ptr<grpc::Channel>& channel,
+                                       const RunSpec& run, const std::string& organization_id,
+                                       const SetupOptions& options);
 
 }  // namespace sift_stream::engine
 

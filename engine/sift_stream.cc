@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/metrics_http.h"
 #include "engine/reactor.h"
+#include "engine/stream_state.h"
 
 namespace sift_stream {
 namespace {
@@ -102,6 +103,11 @@ SiftStreamBuilder& SiftStreamBuilder::ServeMetrics(std::string host_port) {
   return *this;
 }
 
+SiftStreamBuilder& SiftStreamBuilder::AutoRegisterFlows(bool enabled) {
+  auto_register_flows_ = enabled;
+  return *this;
+}
+
 absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (uri_.empty()) return absl::InvalidArgumentError("no Sift URI: call Uri(\"host:port\")");
   if (api_key_.empty()) return absl::InvalidArgumentError("no API key: call ApiKey(...)");
@@ -137,6 +143,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   setup_options.retry = live_retry_;
   // Build() must end: an unreachable Sift is reported, not retried for ever.
   if (setup_options.retry.max_attempts <= 0) setup_options.retry.max_attempts = 6;
+  setup_options.require_flows = !auto_register_flows_;
   absl::StatusOr<engine::SetupResult> setup;
   if (existing_config_id_.empty()) {
     setup = engine::RunSetupCalls(channel, config_, run_, setup_options);
@@ -164,10 +171,11 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.data_capacity = data_capacity_;
   reactor.control_capacity = control_capacity_;
 
+  SiftStream::Calls calls{channel, setup_options, config_.client_key, config_.organization_id};
   std::unique_ptr<SiftStream> stream(new SiftStream(
       *setup, reactor.stream_id,
       engine::RequestBuilder(setup->ingestion_config_id, setup->run_id, setup->flows),
-      max_message_bytes_));
+      max_message_bytes_, std::move(calls), auto_register_flows_));
   auto started = engine::Reactor::Start(std::move(reactor));
   if (!started.ok()) return started.status();
   stream->reactor_ = std::move(started).value();
@@ -179,11 +187,14 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
 }
 
 SiftStream::SiftStream(engine::SetupResult setup, std::string stream_id,
-                       engine::RequestBuilder builder, size_t max_message_bytes)
+                       engine::RequestBuilder builder, size_t max_message_bytes, Calls calls,
+                       bool auto_register_flows)
     : setup_(std::move(setup)),
       stream_id_(std::move(stream_id)),
-      requests_(std::move(builder)),
-      max_message_bytes_(max_message_bytes) {}
+      max_message_bytes_(max_message_bytes),
+      calls_(std::move(calls)),
+      auto_register_flows_(auto_register_flows),
+      state_(std::make_unique<engine::StreamState>(std::move(builder))) {}
 
 SiftStream::~SiftStream() {
   if (reactor_ != nullptr) (void)reactor_->Finish(absl::Seconds(5));
@@ -194,25 +205,42 @@ absl::Status SiftStream::Send(absl::string_view flow, absl::Time timestamp,
                               absl::Span<const ChannelValue> values) {
   // Reused per thread: no allocation per message once warmed up.
   thread_local sift::ingest::v1::IngestWithConfigDataStreamRequest request;
-  if (absl::Status built = requests_.Build(flow, timestamp, values, &request); !built.ok()) {
+  if (auto_register_flows_ && state_->ForThisThread().Find(flow) == nullptr) {
+    absl::Status registered = RegisterInferred(engine::InferFlow(flow, values));
+    if (!registered.ok()) return registered;
+  }
+  // One snapshot per message: its run id and flows are consistent with each other.
+  const engine::RequestBuilder& requests = state_->ForThisThread();
+  if (absl::Status built = requests.Build(flow, timestamp, values, &request); !built.ok()) {
     return built;
   }
   return Enqueue(request);
 }
 
 absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request) {
-  if (absl::Status complete = requests_.Complete(&request); !complete.ok()) return complete;
+  // A request for another config is refused below; it must not register a flow here first.
+  const bool ours = request.ingestion_config_id().empty() ||
+                    request.ingestion_config_id() == setup_.ingestion_config_id;
+  if (auto_register_flows_ && ours && state_->ForThisThread().Find(request.flow()) == nullptr) {
+    absl::Status registered =
+        RegisterInferred(engine::InferFlow(request.flow(), request.channel_values()));
+    if (!registered.ok()) return registered;
+  }
+  if (absl::Status complete = state_->ForThisThread().Complete(&request); !complete.ok()) {
+    return complete;
+  }
   return Enqueue(request);
 }
 
 absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
-  for (const auto& config : setup_.flows) {
-    if (config.name() == flow) {
-      return FlowWriter(this, config, setup_.ingestion_config_id, setup_.run_id);
-    }
+  const engine::StreamState::Snapshot state = state_->Load();
+  const auto* config = state.builder->Find(flow);
+  if (config == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "unknown flow '", flow, "': declare it in the ingestion config or add it with AddFlows"));
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown flow '", flow, "': declare it in the ingestion config"));
+  return FlowWriter(this, *config, setup_.ingestion_config_id, state.builder->run_id(),
+                    state.generation);
 }
 
 absl::Status SiftStream::EnqueueSerialized(std::string& bytes) {
@@ -247,7 +275,10 @@ absl::Status SiftStream::TooLarge(size_t size) const {
 
 absl::Status SiftStream::Flush(absl::Duration timeout) { return reactor_->Flush(timeout); }
 
-absl::Status SiftStream::Finish(absl::Duration timeout) { return reactor_->Finish(timeout); }
+absl::Status SiftStream::Finish(absl::Duration timeout) {
+  finished_.store(true);
+  return reactor_->Finish(timeout);
+}
 
 std::vector<CheckpointOutcome> SiftStream::RecentCheckpoints() const {
   return reactor_->RecentCheckpoints();

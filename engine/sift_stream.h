@@ -23,7 +23,8 @@
 //   absl::Status unconfirmed = (*stream)->Finish(absl::Seconds(30));
 //
 // Threads: Send() may be called from any number of threads at once; every call must have
-// returned before the stream is destroyed. One reactor thread, owned
+// returned before the stream is destroyed. AttachRun(), DetachRun() and AddFlows() too, from
+// any thread, while others Send (see "Changing course" below). One reactor thread, owned
 // by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
 // network). Metrics() may be called from any thread. With ServeMetrics(), an embedded HTTP
 // server (CivetWeb, its own threads) serves /metrics (Prometheus) and /status (a page for
@@ -41,6 +42,24 @@
 // message Send() accepted is neither durable on disk nor acknowledged by Sift (the backup
 // disk failed, or stayed full past Finish's deadline). Build() fails with what the set-up
 // calls or the backup directory said.
+//
+// Changing course while streaming: AttachRun() puts the stream into a run (a new one, or one
+// found by client_key or id), DetachRun() takes it out, and AddFlows() registers more flows,
+// each with a blocking call to Sift on the caller's thread. The run id travels in every
+// message (IngestWithConfigDataStreamRequest.run_id), so it is written into the backup files
+// with the message, and a message re-ingested from disk after a failure keeps the run it was
+// sent in. A change takes effect at a message boundary, per calling thread: every message a
+// Send() (or FlowWriter::Send) accepts that starts after the change returned carries the new
+// run; every message accepted before the change was called carries the old one; a Send racing
+// with the change, on another thread, carries one or the other, whole.
+//
+//   RunSpec drive;
+//   drive.kind = RunSpec::Kind::kNew;  // Or kByClientKey (found, else created), or kById.
+//   drive.name = "drive 12";
+//   absl::StatusOr<std::string> run = stream->AttachRun(drive);
+//   stream->Send("imu", ...);                      // carries *run
+//   stream->AddFlows({BatteryFlow()});             // now Send("battery", ...) works
+//   stream->DetachRun();                           // later messages carry no run
 
 #ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
 #define SIFT_STREAM_ENGINE_SIFT_STREAM_H_
@@ -48,6 +67,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -183,6 +203,18 @@ class SiftStreamBuilder {
   // fails with InvalidArgument on a malformed address, Unavailable when it cannot listen
   // (port in use). Nothing served needs or shows the API key.
   SiftStreamBuilder& ServeMetrics(std::string host_port);
+  // Off by default: Send() refuses a flow the stream does not know with InvalidArgument. On:
+  // the first Send() of an unknown flow registers it (CreateIngestionConfigFlows, blocking
+  // that Send for the call), shaped by that message: one channel per value, named
+  // "channel_0", "channel_1", ..., each of its value's type. Later messages must fit that
+  // shape like any other flow's (InvalidArgument otherwise); a first message with an empty
+  // value cannot be registered (InvalidArgument), and neither can one whose name the server
+  // already has with other channels (FailedPrecondition). Enum and bit field channels get no
+  // enum names or bit field elements: declare those flows (IngestionConfig, AddFlows). With
+  // it, IngestionConfig() may declare no flows at all. Flow() does not register (a writer has
+  // no values to infer from). Registrations wait for one another and for a concurrent
+  // AttachRun/AddFlows (one change at a time); Sends of known flows never wait for them.
+  SiftStreamBuilder& AutoRegisterFlows(bool enabled);
 
   // Makes the set-up calls (config, flows, run), checks the backup directory, starts the
   // reactor thread.
@@ -209,11 +241,13 @@ class SiftStreamBuilder {
   std::optional<SyncPolicy> sync_;
   std::string existing_config_id_;
   std::string metrics_host_port_;
+  bool auto_register_flows_ = false;
 };
 
 namespace engine {
 class Reactor;
 class MetricsHttpServer;
+class StreamState;
 }
 
 class SiftStream {
@@ -224,13 +258,36 @@ class SiftStream {
 
   absl::Status Send(absl::string_view flow, absl::Time timestamp,
                     absl::Span<const ChannelValue> values);
-  // A request built by the caller; ingestion_config_id and run_id are filled in when empty.
+  // A request built by the caller; ingestion_config_id and run_id are filled in when empty
+  // (the run id current when the call starts; none after DetachRun).
   absl::Status Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request);
 
   // A writer for `flow` that does the flow lookup and shape checks once and encodes each
-  // message directly (engine/flow_writer.h): the fast path for high-rate producers. NotFound
-  // for a flow the ingestion config does not declare.
+  // message directly (engine/flow_writer.h): the fast path for high-rate producers. It stamps
+  // the run current at each of its Send()s, as Send() does. NotFound for a flow the stream
+  // does not know (declared in the ingestion config or added with AddFlows).
   absl::StatusOr<FlowWriter> Flow(absl::string_view flow);
+
+  // Puts every message sent from now on into run `run` — created (RunSpec::Kind::kNew), found
+  // by client_key or else created (kByClientKey), or checked to exist (kById) — and returns
+  // its id; see "Changing course" in the file comment for which messages carry it. Replaces
+  // the run Build() or an earlier AttachRun() set. Blocks for the calls to Sift (retried like
+  // Build's). Errors: InvalidArgument for kNone (use DetachRun) or a spec missing its id or
+  // client_key; FailedPrecondition after Finish(); what Sift said (e.g. NotFound for an
+  // unknown id), and then the stream keeps its run.
+  absl::StatusOr<std::string> AttachRun(RunSpec run);
+
+  // Messages sent from now on carry no run. FailedPrecondition after Finish().
+  absl::Status DetachRun();
+
+  // Registers `flows` with the stream's ingestion config (CreateIngestionConfigFlows, for the
+  // ones Sift lacks), after which Send() and Flow() take them. Blocks for the calls; all or
+  // nothing. A flow the stream already knows with the same channels is accepted and skipped.
+  // Errors: InvalidArgument for a flow without a name or channels, a channel without a name
+  // or data type, or a name given twice in `flows`; FailedPrecondition for a name the stream
+  // or Sift already has with other channels (flows are immutable: give the new layout a new
+  // name), or after Finish(); otherwise what Sift said.
+  absl::Status AddFlows(std::vector<sift::ingestion_configs::v2::FlowConfig> flows);
 
   // Returns OK once every message Send() accepted before the call is either durable on disk
   // (written and fdatasync'ed, file and directory entry: see SyncPolicy) or, in live-only
@@ -262,24 +319,50 @@ class SiftStream {
   std::string metrics_address() const;
 
   const std::string& ingestion_config_id() const { return setup_.ingestion_config_id; }
-  const std::string& run_id() const { return setup_.run_id; }
+  // The run messages sent now carry (empty: none); changes with AttachRun and DetachRun.
+  std::string run_id() const;
+  // The flows the stream takes now: declared, added and auto-registered, in that order.
+  std::vector<sift::ingestion_configs::v2::FlowConfig> flows() const;
   // Names this stream's backup files: "<stream_id>-<checkpoint>-<file>.pbfs".
   const std::string& stream_id() const { return stream_id_; }
 
  private:
   friend class SiftStreamBuilder;
+  // What AttachRun and AddFlows need to call Sift again after Build.
+  struct Calls {
+    std::shared_ptr<grpc::Channel> channel;
+    engine::SetupOptions options;
+    std::string client_key;
+    std::string organization_id;
+  };
   SiftStream(engine::SetupResult setup, std::string stream_id, engine::RequestBuilder builder,
-             size_t max_message_bytes);
+             size_t max_message_bytes, Calls calls, bool auto_register_flows);
   absl::Status Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
   // Takes serialized request bytes (leaving `bytes` holding a recycled buffer on success).
   friend class FlowWriter;
   absl::Status EnqueueSerialized(std::string& bytes);
   absl::Status TooLarge(size_t size) const;
+  // For FlowWriter: the state generation, cheap, and the run id with its generation.
+  uint64_t state_generation() const;
+  std::string CurrentRunId(uint64_t* generation) const;
+  // AddFlows with changes_mu_ held and `flows` validated.
+  absl::Status AddFlowsLocked(const std::vector<sift::ingestion_configs::v2::FlowConfig>& flows);
+  // AutoRegisterFlows: registers `inferred` unless the stream knows its name by now.
+  absl::Status RegisterInferred(
+      absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> inferred);
+  absl::Status RefuseIfFinished() const;
 
-  engine::SetupResult setup_;
+  engine::SetupResult setup_;  // Its run_id and flows are Build's; state_ has the current ones.
   std::string stream_id_;
-  engine::RequestBuilder requests_;
   const size_t max_message_bytes_;
+  const Calls calls_;
+  const bool auto_register_flows_;
+  // Serializes AttachRun, DetachRun and AddFlows (held across their calls to Sift), so that
+  // each reads, changes and publishes state_ without losing another's change. Never taken by
+  // Send, except to auto-register a flow.
+  std::mutex changes_mu_;
+  std::unique_ptr<engine::StreamState> state_;
+  std::atomic<bool> finished_{false};
   std::unique_ptr<engine::Reactor> reactor_;
   // Reads through Metrics(): stopped (in ~SiftStream) before the reactor goes.
   std::unique_ptr<engine::MetricsHttpServer> metrics_http_;

@@ -7,11 +7,13 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "engine/sift_stream.h"
 #include "gtest/gtest.h"
 #include "testing/fake_sift.h"
@@ -77,6 +79,38 @@ TEST(ConfigurationMd, FlowWriterExampleSendsWhatItSays) {
   ASSERT_TRUE(ConfigurationExample(stream->get()).ok());
   ASSERT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
   EXPECT_EQ((*sift)->Stats().ingest.committed_messages, 1);
+}
+
+// configuration.md, "Runs while streaming": it takes `stream`, `spec` and `values`.
+absl::StatusOr<std::string> AttachRunExample(sift_stream::SiftStream* stream,
+                                             const sift_stream::RunSpec& spec,
+                                             absl::Span<const sift_stream::ChannelValue> values) {
+#include "docs/snippets/configuration_2.inc"
+  return run;
+}
+
+TEST(ConfigurationMd, AttachRunExampleCreatesTheRunAndSendsIntoIt) {
+  sift_stream::testing::FakeSiftOptions options;
+  options.api_keys = {kKey};
+  auto sift = sift_stream::testing::FakeSift::Start(options);
+  ASSERT_TRUE(sift.ok()) << sift.status();
+  auto stream = StreamTo((*sift)->address(), kKey, FreshDir("attach_run"));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  sift_stream::RunSpec spec;
+  spec.kind = sift_stream::RunSpec::Kind::kNew;
+  spec.name = "docs run";
+  std::vector<sift_stream::ChannelValue> values(6, sift_stream::ChannelValue::Double(1.5));
+  values.push_back(sift_stream::ChannelValue::Bool(false));
+  absl::StatusOr<std::string> run = AttachRunExample(stream->get(), spec, values);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ((*stream)->run_id(), "");  // The example detaches at the end.
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+  EXPECT_EQ((*sift)->Stats().ingest.committed_messages, 1);
+  auto runs = (*sift)->registry().ListRuns(sift::runs::v2::ListRunsRequest());
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->runs_size(), 1);
+  EXPECT_EQ(runs->runs(0).run_id(), *run);
+  EXPECT_EQ(runs->runs(0).name(), "docs run");
 }
 
 // The uploader fake_sift.md's test is written for: it streams `count` messages in Start()
