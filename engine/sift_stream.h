@@ -59,6 +59,7 @@
 #include "absl/types/span.h"
 #include "engine/backup_manager.h"
 #include "engine/flow_writer.h"
+#include "engine/memory_backup.h"
 #include "engine/ingestion_task.h"
 #include "engine/request_builder.h"
 #include "engine/setup_calls.h"
@@ -70,6 +71,7 @@ using engine::ChannelValue;
 using engine::CheckpointOutcome;
 using engine::DiskBackupPolicy;
 using engine::IngestionConfigSpec;
+using engine::MemoryBackupPolicy;
 using engine::RetryPolicy;
 using engine::RunSpec;
 using engine::SyncPolicy;
@@ -78,6 +80,10 @@ enum class StreamMode {
   kLiveWithBackups,  // The default: live stream, backups, re-ingestion.
   kLiveOnly,         // No backups: a failed checkpoint's messages are lost (and counted).
   kBackupsOnly,      // Files written and kept, nothing streamed; re-ingest them later.
+  // For hosts without a writable disk: live stream, with each checkpoint's messages held in
+  // a bounded memory ring (SiftStreamBuilder::MemoryBackups) until Sift acknowledges them,
+  // and re-ingested from there when it does not. Nothing survives the process.
+  kLiveWithMemoryBackups,
 };
 
 struct SiftStreamMetrics {
@@ -115,6 +121,16 @@ struct SiftStreamMetrics {
   // messages already taken wait in memory, and writing resumes when space comes back.
   bool backup_disk_full = false;
   uint64_t backup_disk_full_stalls = 0;  // Times the disk was found full.
+  // Memory backups (kLiveWithMemoryBackups; messages_backed_up and bytes_backed_up count what
+  // went into memory): what is held now for checkpoints Sift has not acknowledged (back to
+  // 0 once it has), whether Send refuses because the ring is full, how often it filled, and
+  // messages lost: dropped before Sift acknowledged them (re-ingestion gave up, or a
+  // deadline ran out).
+  uint64_t memory_backup_bytes = 0;
+  uint64_t memory_backup_messages = 0;
+  bool memory_backup_full = false;
+  uint64_t memory_backup_full_stalls = 0;
+  uint64_t memory_backup_messages_lost = 0;
   uint64_t send_queue_depth = 0;
   uint64_t live_queue_depth = 0;
   uint64_t errors = 0;  // ErrorSignals raised (see last_error).
@@ -142,6 +158,11 @@ class SiftStreamBuilder {
   // retain_backups); Metrics() counts them and Finish() waits for them. The directory is
   // locked: a second live stream on it fails to Build with FailedPrecondition.
   SiftStreamBuilder& Backups(DiskBackupPolicy policy);
+  // With Mode(kLiveWithMemoryBackups): how much the memory ring may hold (default 64 MiB of
+  // PBFS bytes; see engine/memory_backup.h) and when a checkpoint is ended early to free it
+  // sooner. Build() fails with InvalidArgument if it is called with another mode, or if
+  // max_bytes cannot hold two messages of MaxMessageBytes().
+  SiftStreamBuilder& MemoryBackups(MemoryBackupPolicy policy);
   // When backup files are fdatasync'ed (overrides Backups().sync, whichever is called first);
   // SyncPolicy::OnFlush() by default.
   SiftStreamBuilder& Sync(SyncPolicy policy);
@@ -186,6 +207,7 @@ class SiftStreamBuilder {
   RunSpec run_;
   StreamMode mode_ = StreamMode::kLiveWithBackups;
   DiskBackupPolicy backups_;
+  std::optional<MemoryBackupPolicy> memory_;
   absl::Duration checkpoint_interval_ = absl::Seconds(60);
   absl::Duration ack_timeout_ = absl::Seconds(30);
   RetryPolicy live_retry_;
