@@ -187,6 +187,7 @@ class Reactor {
   bool memory_stalled_ = false;  // Reactor thread: what memory_full_ says, set first.
   uint64_t memory_full_stalls_ = 0;
   uint64_t memory_dropped_at_abort_ = 0;
+  uint64_t memory_held_at_stop_ = 0;  // Set by the verdict: lost with the stream.
 
   std::thread thread_;
   std::atomic<bool> finish_requested_{false};

@@ -85,7 +85,7 @@ std::optional<absl::Status> Reactor::FlushFromMemory(FlushRequest& request, bool
 }
 
 uint64_t Reactor::MemoryMessagesLost() const {
-  return memory_->accounts().messages_lost() + memory_dropped_at_abort_;
+  return memory_->accounts().messages_lost() + memory_dropped_at_abort_ + memory_held_at_stop_;
 }
 
 // Called once the tasks are quiescent: re-ingestion holds no chunk any more, so what the ring
@@ -93,7 +93,8 @@ uint64_t Reactor::MemoryMessagesLost() const {
 absl::Status Reactor::MemoryVerdict() {
   const uint64_t held = memory_->accounts().messages_held();
   const uint64_t gave_up = memory_->accounts().messages_lost();
-  const uint64_t lost = held + gave_up + memory_dropped_at_abort_;
+  memory_held_at_stop_ = held;  // Metrics() counts them lost from now on.
+  const uint64_t lost = MemoryMessagesLost();
   if (lost == 0) return absl::OkStatus();
   return absl::DataLossError(absl::StrCat(
       lost, " message(s) accepted by Send were not acknowledged by Sift and are lost: memory "
