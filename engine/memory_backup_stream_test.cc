@@ -133,6 +133,30 @@ TEST_F(MemoryBackupStreamTest, FinishWithTheServerGoneSaysDataLossWithTheCount) 
   EXPECT_EQ(sift_->Stats().ingest.committed_messages, 100);
 }
 
+TEST_F(MemoryBackupStreamTest, ReingestionGivingUpMakesFlushAndFinishSayDataLoss) {
+  FaultPlan plan;
+  plan.refuse_streams_until = absl::Now() + absl::Hours(1);  // Set-up calls still work.
+  sift_->SetFaults(plan);
+  RetryPolicy retry;
+  retry.initial_backoff = absl::Milliseconds(10);
+  retry.max_attempts = 2;
+  auto stream = MemoryBuilder().ReingestRetry(retry).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  constexpr int kCount = 50;
+  SendRetrying(**stream, 0, kCount);
+  const absl::Status flushed = (*stream)->Flush(absl::Seconds(10));
+  EXPECT_TRUE(absl::IsDataLoss(flushed)) << flushed;
+  EXPECT_TRUE(absl::StrContains(flushed.message(), "re-ingestion gave up")) << flushed;
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(2));
+  EXPECT_TRUE(absl::IsDataLoss(finished)) << finished;
+  EXPECT_TRUE(absl::StartsWith(finished.message(), absl::StrCat(kCount, " message(s)")))
+      << finished;
+  const SiftStreamMetrics m = (*stream)->Metrics();
+  EXPECT_EQ(m.memory_backup_messages_lost, uint64_t{kCount});
+  EXPECT_GE(m.reingest_jobs_failed, 1u);
+  EXPECT_EQ(m.memory_backup_bytes, 0u);
+}
+
 TEST_F(MemoryBackupStreamTest, BuildRefusesARingTooSmallForTheLargestMessage) {
   MemoryBackupPolicy policy;
   policy.max_bytes = 1024;
