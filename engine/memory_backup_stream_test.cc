@@ -54,7 +54,7 @@ TEST_F(MemoryBackupStreamTest, CheckpointWhoseStreamIsCutIsReingestedFromMemory)
   const SiftStreamMetrics m = (*stream)->Metrics();
   EXPECT_GE(m.checkpoints_failed, 1u);
   EXPECT_GE(m.reingest_jobs_done, 1u);
-  EXPECT_GT(m.messages_reingested, 100u) << "the cut checkpoint came back from memory";
+  EXPECT_GE(m.messages_reingested, 100u) << "the cut checkpoint came back from memory";
   EXPECT_EQ(m.memory_backup_bytes, 0u);
   EXPECT_EQ(m.memory_backup_messages_lost, 0u);
   EXPECT_EQ(CountFiles(backup_dir_), 0) << "memory backups never touch the disk";
