@@ -60,6 +60,25 @@ TEST_F(MemoryBackupStreamTest, CheckpointWhoseStreamIsCutIsReingestedFromMemory)
   EXPECT_EQ(CountFiles(backup_dir_), 0) << "memory backups never touch the disk";
 }
 
+TEST_F(MemoryBackupStreamTest, MessagesDroppedFromTheFullLiveQueueComeBackFromMemory) {
+  FaultPlan plan;
+  plan.slow_reader_every = 500;  // Sift reads slowly: the live queue overflows.
+  plan.slow_reader_sleep = absl::Milliseconds(20);
+  sift_->SetFaults(plan);
+  auto stream = MemoryBuilder().DataCapacity(1000).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  constexpr int kCount = 20000;
+  SendAll(**stream, 2, kCount);
+  sift_->SetFaults(FaultPlan());  // Re-ingestion at full speed.
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(60));
+  EXPECT_TRUE(finished.ok()) << finished;
+  ExpectNothingLost(kCount);
+  const SiftStreamMetrics m = (*stream)->Metrics();
+  EXPECT_GT(m.messages_dropped_live, 0u) << "the live queue never overflowed: test is void";
+  EXPECT_GT(m.messages_reingested, 0u);
+  EXPECT_EQ(m.memory_backup_bytes, 0u);
+}
+
 TEST_F(MemoryBackupStreamTest, OutageLongerThanTheRingFillsItSendSaysSoAndAllAcceptedIsCommitted) {
   FaultPlan plan;
   plan.refuse_streams_until = absl::Now() + absl::Seconds(3);
