@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,11 +20,14 @@
 
 namespace sift_stream::engine {
 
+class MemoryChunk;  // engine/memory_chunk.h
+
 enum class ControlKind {
   // Backup manager → ingestion: the checkpoint's files reached max_file_count; end the
   // checkpoint now (resets the checkpoint timer).
   kBackupFull,
-  // Backup manager → re-ingestion: stream these files again (their checkpoint failed).
+  // Backup manager → re-ingestion: stream these files (or, from a memory backup, these
+  // chunks) again: their checkpoint failed.
   kReingestBackups,
   // Ingestion → backup manager: Sift's verdict on checkpoint k is in. Unless
   // kCheckpointNeedsReingestion{k} came first, its (already closed) files are deleted or
@@ -47,6 +51,9 @@ struct ControlMessage {
   uint64_t checkpoint = 0;
   // kReingestBackups: the files, in the order they were written.
   std::vector<std::string> backup_files;
+  // kReingestBackups from a memory backup (engine/memory_backup.h): the checkpoint's chunks,
+  // in order, instead of files. Shared: whoever holds the last reference frees them.
+  std::vector<std::shared_ptr<MemoryChunk>> memory_chunks;
   // kErrorSignal: what went wrong (never an API key).
   absl::Status error;
 };

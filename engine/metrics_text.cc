@@ -95,6 +95,21 @@ void Backups(const SiftStreamMetrics& m, const BackupDirUsage& disk, Writer& w) 
   w.Gauge("backup_dir_bytes", "Bytes of the PBFS files in backup_dir.", disk.bytes);
 }
 
+void MemoryBackups(const SiftStreamMetrics& m, Writer& w) {
+  w.Gauge("memory_backup_bytes",
+          "Bytes the memory backup holds for checkpoints Sift has not acknowledged.",
+          m.memory_backup_bytes);
+  w.Gauge("memory_backup_messages", "Messages the memory backup holds.",
+          m.memory_backup_messages);
+  w.Gauge("memory_backup_full", "1 while the memory backup is full and Send refuses messages.",
+          m.memory_backup_full ? 1 : 0);
+  w.Counter("memory_backup_full_stalls_total", "Times the memory backup was found full.",
+            m.memory_backup_full_stalls);
+  w.Counter("memory_backup_messages_lost_total",
+            "Messages dropped from memory before Sift acknowledged them.",
+            m.memory_backup_messages_lost);
+}
+
 void Reingestion(const SiftStreamMetrics& m, Writer& w) {
   w.Counter("messages_reingested_total",
             "Messages Sift acknowledged on re-ingestion streams (recovery included).",
@@ -130,6 +145,7 @@ std::string PrometheusText(const SiftStreamMetrics& metrics, const BackupDirUsag
   SendSide(metrics, w);
   LivePath(metrics, w);
   Backups(metrics, disk, w);
+  MemoryBackups(metrics, w);
   Reingestion(metrics, w);
   return w.Take();
 }

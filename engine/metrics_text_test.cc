@@ -51,6 +51,11 @@ SiftStreamMetrics Busy() {
   m.backup_files_buffered = 1;
   m.backup_disk_full = true;
   m.backup_disk_full_stalls = 3;
+  m.memory_backup_bytes = 65536;
+  m.memory_backup_messages = 400;
+  m.memory_backup_full = true;
+  m.memory_backup_full_stalls = 5;
+  m.memory_backup_messages_lost = 6;
   m.send_queue_depth = 12;
   m.live_queue_depth = 13;
   m.errors = 2;
@@ -83,9 +88,9 @@ TEST(PrometheusTextTest, EveryFamilyHasHelpTypeAndOneSampleNamedForItsType) {
     EXPECT_TRUE(absl::StrContains(text, "# HELP " + name + " ")) << name;
     EXPECT_TRUE(SampleValue(text, name).has_value()) << name;
   }
-  // The 32 numeric fields of SiftStreamMetrics (last_error is text), plus
+  // The 37 numeric fields of SiftStreamMetrics (last_error is text), plus
   // recovery_files_pending and the two backup_dir gauges. A new field must be added here.
-  EXPECT_EQ(families.size(), 35u) << text;
+  EXPECT_EQ(families.size(), 40u) << text;
 }
 
 TEST(PrometheusTextTest, ValuesLandInTheRightFamilyWithBaseUnits) {
@@ -98,6 +103,11 @@ TEST(PrometheusTextTest, ValuesLandInTheRightFamilyWithBaseUnits) {
   EXPECT_EQ(SampleValue(text, "sift_stream_live_backoff_seconds"), 0.4);
   EXPECT_EQ(SampleValue(text, "sift_stream_reactor_cpu_seconds_total"), 1.5);
   EXPECT_EQ(SampleValue(text, "sift_stream_backup_disk_full"), 1);
+  EXPECT_EQ(SampleValue(text, "sift_stream_memory_backup_bytes"), 65536);
+  EXPECT_EQ(SampleValue(text, "sift_stream_memory_backup_messages"), 400);
+  EXPECT_EQ(SampleValue(text, "sift_stream_memory_backup_full"), 1);
+  EXPECT_EQ(SampleValue(text, "sift_stream_memory_backup_full_stalls_total"), 5);
+  EXPECT_EQ(SampleValue(text, "sift_stream_memory_backup_messages_lost_total"), 6);
   EXPECT_EQ(SampleValue(text, "sift_stream_send_queue_messages"), 12);
   EXPECT_EQ(SampleValue(text, "sift_stream_recovery_files_pending"), 3);
   EXPECT_EQ(SampleValue(text, "sift_stream_backup_dir_files"), 4);

@@ -73,7 +73,7 @@ absl::Status Reactor::Build() {
   bus_.Subscribe([this](const ControlMessage& message) { OnControl(message); });
   const StreamMode mode = config_.mode;
   // What can fail comes before anything that puts an operation in flight on the ring.
-  if (mode != StreamMode::kLiveOnly) {
+  if (mode == StreamMode::kLiveWithBackups || mode == StreamMode::kBackupsOnly) {
     auto backup = BackupManager::Create(*ring_, bus_, config_.backups, config_.stream_id);
     if (!backup.ok()) return backup.status();
     backup_ = std::move(backup).value();
@@ -81,6 +81,7 @@ absl::Status Reactor::Build() {
   auto wakeup = io::Wakeup::Create(*ring_, io::Bind<Reactor, &Reactor::OnWake>(this));
   if (!wakeup.ok()) return wakeup.status();
   wakeup_ = std::move(wakeup).value();
+  if (mode == StreamMode::kLiveWithMemoryBackups) BuildMemoryBackup();
   if (mode != StreamMode::kBackupsOnly) {
     IngestionOptions options = config_.ingestion;
     options.api_key = config_.api_key;
@@ -94,19 +95,20 @@ absl::Status Reactor::Build() {
         checkpoint_ends_.pop_front();
       }
       if (backup_ != nullptr) backup_->EndCheckpoint(ended);
+      if (memory_ != nullptr) memory_->EndCheckpoint(ended);
     };
     ingestion_ = std::make_unique<IngestionTask>(config_.live_channel, &cq_, *poller_, *ring_,
                                                  bus_, std::move(options));
     ingestion_->Start();
   }
-  if (mode == StreamMode::kLiveWithBackups) {
+  if (mode == StreamMode::kLiveWithBackups || mode == StreamMode::kLiveWithMemoryBackups) {
     ReingestionOptions options = config_.reingestion;
     options.api_key = config_.api_key;
-    options.retain_backups = config_.backups.retain_backups;
+    options.retain_backups = mode == StreamMode::kLiveWithBackups && config_.backups.retain_backups;
     reingestion_ = std::make_unique<ReingestionTask>(config_.reingest_channel, &cq_, *poller_,
                                                      *ring_, bus_, std::move(options));
     reingestion_->Start();
-    StartRecovery();
+    if (mode == StreamMode::kLiveWithBackups) StartRecovery();  // Memory has no leftovers.
   }
   return absl::OkStatus();
 }
@@ -137,6 +139,10 @@ Reactor::~Reactor() {
 }
 
 absl::Status Reactor::Push(std::string& serialized_message) {
+  // A full memory ring refuses at once, rather than once the send queue has filled too.
+  if (memory_full_.load(std::memory_order_acquire)) {
+    return absl::ResourceExhaustedError(memory_full_error_);
+  }
   absl::Status pushed = queue_.Push(serialized_message);
   // Pairs with Sleep(): the push (under the queue's lock) and this load against the reactor's
   // store of asleep_ and its look at the queue — one of the two sees the other.
@@ -182,13 +188,15 @@ void Reactor::Turn() {
   bus_.Deliver();
   if (recovery_next_ < recovery_files_.size()) FeedRecovery();
   WatchBackup();
+  WatchMemory();
   StepPhase();
   ServeFlushes(/*stopped=*/false);
   const absl::Duration until_sync = SyncOnInterval();
   if (absl::Now() - metrics_published_ > absl::Milliseconds(5)) PublishMetrics();
   if (phase_ == Phase::kStopped) return;
   absl::Duration wait = std::min({poller_->NextWait(), absl::Seconds(1), until_sync});
-  const bool backup_ready = backup_ == nullptr || backup_->accepting();
+  const bool backup_ready =
+      (backup_ == nullptr || backup_->accepting()) && (memory_ == nullptr || MemoryHasRoom());
   const bool more_to_move = batch_next_ < batch_size_ || queue_.size() > 0;
   if ((more_to_move && backup_ready) || bus_.pending() > 0) wait = absl::ZeroDuration();
   if (phase_ != Phase::kRunning) wait = std::min(wait, absl::Milliseconds(10));
@@ -225,6 +233,7 @@ void Reactor::MoveMessages() {
       if (absl::IsUnavailable(appended)) return;  // Buffers busy: the same message next turn.
       if (!appended.ok()) OnBackupFailure(appended);  // Still goes live, unprotected.
     }
+    if (memory_ != nullptr && !MoveToMemory(message)) return;  // Full: the same one later.
     if (ingestion_ != nullptr) ingestion_->Enqueue(message);
     ++batch_next_;
     ++moved_;
@@ -381,6 +390,7 @@ absl::Status Reactor::Verdict() {
     }
   }
   if (config_.mode == StreamMode::kBackupsOnly) return absl::OkStatus();
+  if (config_.mode == StreamMode::kLiveWithMemoryBackups) return MemoryVerdict();
   if (config_.mode == StreamMode::kLiveOnly) {
     if (live->checkpoints_failed == 0) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(
@@ -440,6 +450,10 @@ void Reactor::ServeFlushes(bool stopped) {
     flushes_closed_ = true;
     if (backup_ != nullptr) {
       confirmed_at_stop_ = backup_->durable_messages();
+    } else if (memory_ != nullptr) {
+      if (MemoryMessagesLost() == 0 && memory_->accounts().messages_held() == 0) {
+        confirmed_at_stop_ = moved_;  // Every message Sift was given, it acknowledged.
+      }
     } else if (first_failed_checkpoint_ == 0) {
       confirmed_at_stop_ = moved_;  // Live-only, and every checkpoint was acknowledged.
     }
@@ -449,8 +463,10 @@ void Reactor::ServeFlushes(bool stopped) {
   bool answered = false;
   for (FlushRequest* request : flushes_) {
     if (request->done) continue;
-    std::optional<absl::Status> result = backup_ != nullptr ? FlushToDisk(*request, stopped)
-                                                            : FlushToSift(*request, stopped);
+    std::optional<absl::Status> result =
+        backup_ != nullptr   ? FlushToDisk(*request, stopped)
+        : memory_ != nullptr ? FlushFromMemory(*request, stopped)
+                             : FlushToSift(*request, stopped);
     if (!result.has_value()) continue;
     request->done = true;
     request->result = *std::move(result);
@@ -600,6 +616,16 @@ void Reactor::PublishMetrics() {
     m.backup_files_buffered = backup.files_buffered;
     m.backup_disk_full = backup_stalled_;
     m.backup_disk_full_stalls = backup_stalls_;
+  }
+  if (memory_ != nullptr) {
+    const MemoryBackupMetrics memory = memory_->metrics();
+    m.messages_backed_up = memory.messages_backed_up;
+    m.bytes_backed_up = memory.bytes_backed_up;
+    m.memory_backup_bytes = memory.bytes_held;
+    m.memory_backup_messages = memory.messages_held;
+    m.memory_backup_full = memory_stalled_;
+    m.memory_backup_full_stalls = memory_full_stalls_;
+    m.memory_backup_messages_lost = MemoryMessagesLost();
   }
   if (reingestion_ != nullptr) {
     const ReingestionMetrics& re = reingestion_->metrics();

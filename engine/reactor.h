@@ -11,6 +11,11 @@
 // finish the failed checkpoints → publish Shutdown and wait until nothing is in flight. A
 // deadline cuts the sequence short at the Shutdown step; whatever was not confirmed stays on
 // disk. Internal to the engine; users see engine/sift_stream.h.
+//
+// With memory backups (StreamMode::kLiveWithMemoryBackups) a MemoryBackup takes the backup
+// manager's place (its part of the reactor is reactor_memory.cc): a full ring refuses Send at
+// once, Flush waits for Sift's acknowledgement as in live-only mode, and whatever is not
+// acknowledged when the reactor stops is lost with the process, which Finish reports.
 
 #ifndef SIFT_STREAM_ENGINE_REACTOR_H_
 #define SIFT_STREAM_ENGINE_REACTOR_H_
@@ -33,6 +38,7 @@
 #include "engine/completion_queue_poller.h"
 #include "engine/control_message.h"
 #include "engine/ingestion_task.h"
+#include "engine/memory_backup.h"
 #include "engine/message_queue.h"
 #include "engine/reingestion_task.h"
 #include "engine/sift_stream.h"
@@ -48,6 +54,7 @@ struct ReactorConfig {
   std::string api_key;
   std::string stream_id;
   DiskBackupPolicy backups;
+  MemoryBackupPolicy memory;  // kLiveWithMemoryBackups only.
   IngestionOptions ingestion;
   ReingestionOptions reingestion;
   size_t data_capacity = 10240;
@@ -121,6 +128,18 @@ class Reactor {
   void PublishMetrics();
   absl::Status Verdict();
 
+  // Memory backups (reactor_memory.cc).
+  void BuildMemoryBackup();
+  // Appends one message; false to leave it queued (the ring is full) for a later turn.
+  bool MoveToMemory(const std::string& message);
+  bool MemoryHasRoom() const;
+  // Tells producers when the ring fills up and when it has room again.
+  void WatchMemory();
+  std::optional<absl::Status> FlushFromMemory(FlushRequest& request, bool stopped);
+  // Messages Send accepted that Sift never acknowledged and memory no longer holds.
+  uint64_t MemoryMessagesLost() const;
+  absl::Status MemoryVerdict();
+
   ReactorConfig config_;
   std::unique_ptr<io::Ring> ring_;
   grpc::CompletionQueue cq_;
@@ -129,6 +148,7 @@ class Reactor {
   MessageQueue queue_;
   std::unique_ptr<io::Wakeup> wakeup_;
   std::unique_ptr<BackupManager> backup_;
+  std::unique_ptr<MemoryBackup> memory_;  // Instead of backup_, in kLiveWithMemoryBackups.
   std::unique_ptr<IngestionTask> ingestion_;
   std::unique_ptr<ReingestionTask> reingestion_;
 
@@ -161,6 +181,14 @@ class Reactor {
   std::vector<uint64_t> failed_checkpoints_;
   // Messages neither durable on disk nor acknowledged by Sift (only after a backup failure).
   uint64_t UnprotectedMessages() const;
+  // Memory backups: the ring is full (Push refuses at once), how often it filled, and
+  // messages a deadline left in the send queue that the full ring never took.
+  std::atomic<bool> memory_full_{false};
+  std::string memory_full_error_;  // Set in Build; Push reads it when memory_full_.
+  bool memory_stalled_ = false;  // Reactor thread: what memory_full_ says, set first.
+  uint64_t memory_full_stalls_ = 0;
+  uint64_t memory_dropped_at_abort_ = 0;
+  uint64_t memory_held_at_stop_ = 0;  // Set by the verdict: lost with the stream.
 
   std::thread thread_;
   // The reactor is about to block (or is blocked) in the ring for longer than kNapLimit: a

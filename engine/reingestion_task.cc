@@ -113,6 +113,13 @@ void ReingestionTask::OnControl(const ControlMessage& message) {
       Job job;
       job.checkpoint = message.checkpoint;
       for (const std::string& path : message.backup_files) job.files.push_back(File{path});
+      for (size_t i = 0; i < message.memory_chunks.size(); ++i) {
+        File chunk;
+        chunk.path = absl::StrCat("memory backup of checkpoint ", message.checkpoint, ", chunk ",
+                                  i + 1, " of ", message.memory_chunks.size());
+        chunk.memory = message.memory_chunks[i];
+        job.files.push_back(std::move(chunk));
+      }
       // A job that arrives once shutdown began would never start: say so now.
       if (shutting_down_ || state_ == State::kDraining || state_ == State::kStopped) {
         return RefuseJob(job);
@@ -262,6 +269,10 @@ void ReingestionTask::OnRateTimer(io::Completion&) { Step(); }
 
 bool ReingestionTask::OpenNextFile() {
   File& file = job_->files[file_index_];
+  if (file.memory != nullptr) {
+    reader_ = io::PbfsReader::FromBytes(file.memory->bytes(), io::PbfsReadMode::kSalvage);
+    return true;  // Not a file: not counted in files_reingested.
+  }
   absl::StatusOr<std::unique_ptr<io::PbfsReader>> reader =
       io::PbfsReader::OpenFile(file.path, io::PbfsReadMode::kSalvage);
   if (reader.ok()) {
@@ -334,6 +345,9 @@ void ReingestionTask::AttemptSucceeded() {
     metrics_.files_recovered += attempt_files_;
     metrics_.messages_recovered += attempt_messages_;
   }
+  for (File& file : job_->files) {
+    if (file.memory != nullptr) file.memory->MarkAcknowledged();
+  }
   MarkKeptFiles();
   if (options_.retain_backups) return FinishJob();
   unlink_index_ = 0;
@@ -344,6 +358,7 @@ void ReingestionTask::AttemptSucceeded() {
 // by recovery; files that could not be read were not sent, and get no marker.
 void ReingestionTask::MarkKeptFiles() {
   for (const File& file : job_->files) {
+    if (file.memory != nullptr) continue;  // Freed with the job.
     if (!options_.retain_backups && !file.keep) continue;
     if (file.unreadable || file.unread_tail) continue;
     if (absl::Status marked = WriteAckMarker(file.path); !marked.ok()) Signal(marked);
@@ -393,7 +408,10 @@ void ReingestionTask::CancelBackoff() {
 void ReingestionTask::StepDeleting() {
   if (unlink_.in_flight()) return;
   const std::vector<File>& files = job_->files;
-  while (unlink_index_ < files.size() && files[unlink_index_].keep) ++unlink_index_;
+  while (unlink_index_ < files.size() &&
+         (files[unlink_index_].keep || files[unlink_index_].memory != nullptr)) {
+    ++unlink_index_;
+  }
   if (unlink_index_ == files.size()) return FinishJob();
   ring_.UnlinkAt(unlink_, AT_FDCWD, files[unlink_index_].path.c_str(), 0,
                  io::Bind<ReingestionTask, &ReingestionTask::OnUnlinked>(this));
@@ -413,19 +431,37 @@ void ReingestionTask::OnUnlinked(io::Completion& completion) {
 }
 
 void ReingestionTask::FinishJob() {
+  reader_.reset();  // It may read from the job's memory chunks.
   job_.reset();
-  reader_.reset();
   metrics_.current_backoff = absl::ZeroDuration();
   state_ = State::kIdle;
 }
 
 void ReingestionTask::GiveUpJob(absl::StatusCode code, absl::string_view why) {
-  std::vector<absl::string_view> paths;
-  for (const File& file : job_->files) paths.push_back(file.path);
   Signal(absl::Status(code, absl::StrCat("re-ingestion of checkpoint ", job_->checkpoint, ": ",
-                                         why, "; its backup files are kept: ",
-                                         absl::StrJoin(paths, ", "))));
+                                         why, "; ", WhatIsKept(*job_))));
   FinishJob();
+}
+
+std::string ReingestionTask::WhatIsKept(const Job& job) {
+  uint64_t in_memory = 0;
+  std::vector<absl::string_view> paths;
+  for (const File& file : job.files) {
+    if (file.memory != nullptr) {
+      in_memory += file.memory->messages();
+    } else {
+      paths.push_back(file.path);
+    }
+  }
+  std::string kept;
+  if (!paths.empty()) {
+    kept = absl::StrCat("its backup files are kept: ", absl::StrJoin(paths, ", "));
+  }
+  if (in_memory > 0) {
+    absl::StrAppend(&kept, kept.empty() ? "" : "; ", "its ", in_memory,
+                    " message(s) held in memory are dropped, and lost");
+  }
+  return kept.empty() ? "it has nothing to keep" : kept;
 }
 
 // The private stream met a status retrying cannot fix (e.g. a revoked API key): every later
@@ -463,13 +499,11 @@ void ReingestionTask::RefuseJob(const Job& job) {
   } else {
     ++metrics_.jobs_abandoned;
   }
-  std::vector<absl::string_view> paths;
-  for (const File& file : job.files) paths.push_back(file.path);
   Signal(absl::Status(
       failed ? absl::StatusCode::kFailedPrecondition : absl::StatusCode::kUnavailable,
       absl::StrCat("re-ingestion of checkpoint ", job.checkpoint, " not started (",
                    failed ? "re-ingestion stopped after a failure" : "shutting down",
-                   "); its backup files are kept: ", absl::StrJoin(paths, ", "))));
+                   "); ", WhatIsKept(job))));
 }
 
 void ReingestionTask::Signal(absl::Status error) {

@@ -33,6 +33,12 @@
 // kErrorSignal naming it and the job goes on with the others. Each file's problem is signalled
 // once per job, however many attempts read it.
 //
+// Memory. A kReingestBackups from a memory backup (engine/memory_backup.h) carries the
+// checkpoint's chunks instead of files: each chunk is read like a file, from memory
+// (io::PbfsReader::FromBytes), and retried the same way. On success the chunks are marked
+// acknowledged and freed with the job; a job given up or refused drops them, and its messages
+// are lost (MemoryChunk counts them) — there is nothing to keep.
+//
 // Recovery. A kReingestBackups for checkpoint 0 carries files a process that is gone left
 // behind (start-up recovery, engine/reactor.h); such jobs count in files_recovered and
 // messages_recovered as well. With retain_backups, the files of a job that succeeded get
@@ -88,6 +94,7 @@
 #include "engine/completion_queue_poller.h"
 #include "engine/control_message.h"
 #include "engine/ingestion_task.h"
+#include "engine/memory_chunk.h"
 #include "io/pbfs_reader.h"
 #include "io/ring.h"
 
@@ -185,7 +192,9 @@ class ReingestionTask {
 
  private:
   struct File {
-    std::string path;
+    std::string path;  // For a memory chunk, a description for messages.
+    // Set for a memory backup's chunk, which is no file at all.
+    std::shared_ptr<MemoryChunk> memory = nullptr;
     bool keep = false;      // Damaged or unreadable: never deleted by this task.
     bool unreadable = false;  // Could not be opened in this job: nothing of it was sent.
     bool unread_tail = false;  // A read error stopped it part way: the rest was not sent.
@@ -228,6 +237,8 @@ class ReingestionTask {
   void FailForGood(const absl::Status& cause);
   void BeginDrain();
   void RefuseJob(const Job& job);
+  // "its backup files are kept: a, b" or, for a memory backup's job, what is lost with it.
+  static std::string WhatIsKept(const Job& job);
   void Signal(absl::Status error);
 
   io::Ring& ring_;

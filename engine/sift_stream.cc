@@ -55,6 +55,10 @@ SiftStreamBuilder& SiftStreamBuilder::Backups(DiskBackupPolicy policy) {
   backups_ = std::move(policy);
   return *this;
 }
+SiftStreamBuilder& SiftStreamBuilder::MemoryBackups(MemoryBackupPolicy policy) {
+  memory_ = policy;
+  return *this;
+}
 SiftStreamBuilder& SiftStreamBuilder::Sync(SyncPolicy policy) {
   sync_ = policy;
   return *this;
@@ -117,15 +121,31 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (max_message_bytes_ == 0) {
     return absl::InvalidArgumentError("MaxMessageBytes must be at least 1");
   }
-  if (mode_ != StreamMode::kLiveOnly && backups_.backup_dir.empty()) {
+  const bool in_memory = mode_ == StreamMode::kLiveWithMemoryBackups;
+  if (memory_.has_value() && !in_memory) {
     return absl::InvalidArgumentError(
-        "no backup directory: call Backups() with a backup_dir, or Mode(kLiveOnly)");
+        "MemoryBackups() needs Mode(StreamMode::kLiveWithMemoryBackups)");
+  }
+  const MemoryBackupPolicy memory = memory_.value_or(MemoryBackupPolicy());
+  // Framed, with a chunk header each: a ring that cannot hold two such messages would refuse
+  // the largest one for ever, or take one and refuse everything else until it is acknowledged.
+  if (in_memory && memory.max_bytes < 2 * (max_message_bytes_ + 16)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "MemoryBackupPolicy.max_bytes (%d) must hold at least two messages of MaxMessageBytes "
+        "(%d): raise it or lower MaxMessageBytes",
+        memory.max_bytes, max_message_bytes_));
+  }
+  if (mode_ != StreamMode::kLiveOnly && !in_memory && backups_.backup_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "no backup directory: call Backups() with a backup_dir, or Mode(kLiveOnly) or "
+        "Mode(kLiveWithMemoryBackups)");
   }
   // Listening first: a bad address or a port in use fails before any call to Sift.
   std::unique_ptr<engine::MetricsHttpServer> metrics_http;
   if (!metrics_host_port_.empty()) {
     auto started = engine::MetricsHttpServer::Start(
-        metrics_host_port_, mode_ == StreamMode::kLiveOnly ? "" : backups_.backup_dir);
+        metrics_host_port_,
+        mode_ == StreamMode::kLiveOnly || in_memory ? "" : backups_.backup_dir);
     if (!started.ok()) return started.status();
     metrics_http = std::move(started).value();
   }
@@ -161,6 +181,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.api_key = api_key_;
   reactor.stream_id = NewStreamId();
   reactor.backups = backups_;
+  reactor.memory = memory;
   if (sync_.has_value()) reactor.backups.sync = *sync_;  // Whatever order Backups() came in.
   reactor.ingestion.checkpoint_interval = checkpoint_interval_;
   reactor.ingestion.ack_timeout = ack_timeout_;

@@ -6,6 +6,9 @@
 // files are deleted (or kept, with retain_backups); when it does not — the stream failed, the
 // acknowledgement timed out, or messages had to be dropped from a full live queue — the files
 // are re-ingested on a separate connection, with backoff, until Sift acknowledges them.
+// Hosts without a writable disk use Mode(StreamMode::kLiveWithMemoryBackups): the same, with
+// each checkpoint's messages held in a bounded memory ring (MemoryBackups()) instead of files;
+// nothing then survives the process.
 //
 //   engine::IngestionConfigSpec config;
 //   config.asset_name = "rover-7";
@@ -38,10 +41,13 @@
 // take more right now — the queue is full, or the backup disk is, and the message says which
 // (nothing is taken; retry; a full disk is retried by the stream itself and writing resumes
 // when space comes back); FailedPrecondition after Finish() or once the backup disk has
-// failed for good, e.g. EIO (saying why). Finish() says DataLoss, with the count, when some
-// message Send() accepted is neither durable on disk nor acknowledged by Sift (the backup
-// disk failed, or stayed full past Finish's deadline). Build() fails with what the set-up
-// calls or the backup directory said.
+// failed for good, e.g. EIO (saying why). With memory backups, ResourceExhausted says the
+// memory backup is full: it holds MemoryBackupPolicy::max_bytes that Sift has not
+// acknowledged (retry; room comes back as Sift acknowledges). Finish() says DataLoss, with
+// the count, when some message Send() accepted is neither durable on disk nor acknowledged
+// by Sift (the backup disk failed, or stayed full past Finish's deadline; with memory
+// backups, whatever Sift had not acknowledged by the deadline). Build() fails with what the
+// set-up calls or the backup directory said.
 //
 // Changing course while streaming: AttachRun() puts the stream into a run (a new one, or one
 // found by client_key or id), DetachRun() takes it out, and AddFlows() registers more flows,
@@ -79,6 +85,7 @@
 #include "absl/types/span.h"
 #include "engine/backup_manager.h"
 #include "engine/flow_writer.h"
+#include "engine/memory_backup.h"
 #include "engine/ingestion_task.h"
 #include "engine/request_builder.h"
 #include "engine/setup_calls.h"
@@ -90,6 +97,7 @@ using engine::ChannelValue;
 using engine::CheckpointOutcome;
 using engine::DiskBackupPolicy;
 using engine::IngestionConfigSpec;
+using engine::MemoryBackupPolicy;
 using engine::RetryPolicy;
 using engine::RunSpec;
 using engine::SyncPolicy;
@@ -106,6 +114,10 @@ enum class StreamMode {
   kLiveWithBackups,  // The default: live stream, backups, re-ingestion.
   kLiveOnly,         // No backups: a failed checkpoint's messages are lost (and counted).
   kBackupsOnly,      // Files written and kept, nothing streamed; re-ingest them later.
+  // For hosts without a writable disk: live stream, with each checkpoint's messages held in
+  // a bounded memory ring (SiftStreamBuilder::MemoryBackups) until Sift acknowledges them,
+  // and re-ingested from there when it does not. Nothing survives the process.
+  kLiveWithMemoryBackups,
 };
 
 struct SiftStreamMetrics {
@@ -143,6 +155,16 @@ struct SiftStreamMetrics {
   // messages already taken wait in memory, and writing resumes when space comes back.
   bool backup_disk_full = false;
   uint64_t backup_disk_full_stalls = 0;  // Times the disk was found full.
+  // Memory backups (kLiveWithMemoryBackups; messages_backed_up and bytes_backed_up count what
+  // went into memory): what is held now for checkpoints Sift has not acknowledged (back to
+  // 0 once it has), whether Send refuses because the ring is full, how often it filled, and
+  // messages lost: dropped before Sift acknowledged them (re-ingestion gave up, or a
+  // deadline ran out).
+  uint64_t memory_backup_bytes = 0;
+  uint64_t memory_backup_messages = 0;
+  bool memory_backup_full = false;
+  uint64_t memory_backup_full_stalls = 0;
+  uint64_t memory_backup_messages_lost = 0;
   uint64_t send_queue_depth = 0;
   uint64_t live_queue_depth = 0;
   uint64_t errors = 0;  // ErrorSignals raised (see last_error).
@@ -173,6 +195,16 @@ class SiftStreamBuilder {
   // retain_backups); Metrics() counts them and Finish() waits for them. The directory is
   // locked: a second live stream on it fails to Build with FailedPrecondition.
   SiftStreamBuilder& Backups(DiskBackupPolicy policy);
+  // With Mode(kLiveWithMemoryBackups): how much the memory ring may hold (default 64 MiB of
+  // PBFS bytes; see engine/memory_backup.h) and when a checkpoint is ended early to free it
+  // sooner. Build() fails with InvalidArgument if it is called with another mode, or if
+  // max_bytes cannot hold two messages of MaxMessageBytes(). Backups() is ignored then.
+  //
+  //   auto stream = SiftStreamBuilder().Uri(uri).ApiKey(key).IngestionConfig(config)
+  //                     .Mode(StreamMode::kLiveWithMemoryBackups)
+  //                     .MemoryBackups({/*max_bytes=*/256 << 20})
+  //                     .Build();
+  SiftStreamBuilder& MemoryBackups(MemoryBackupPolicy policy);
   // When backup files are fdatasync'ed (overrides Backups().sync, whichever is called first);
   // SyncPolicy::OnFlush() by default.
   SiftStreamBuilder& Sync(SyncPolicy policy);
@@ -230,6 +262,7 @@ class SiftStreamBuilder {
   StreamMode mode_ = StreamMode::kLiveWithBackups;
   Compression compression_ = Compression::kNone;
   DiskBackupPolicy backups_;
+  std::optional<MemoryBackupPolicy> memory_;
   absl::Duration checkpoint_interval_ = absl::Seconds(60);
   absl::Duration ack_timeout_ = absl::Seconds(30);
   RetryPolicy live_retry_;
@@ -253,7 +286,7 @@ class StreamState;
 class SiftStream {
  public:
   // Flushes what it can in a few seconds, like Finish(absl::Seconds(5)); whatever Sift did
-  // not confirm stays in the backup files.
+  // not confirm stays in the backup files (with memory backups: is lost).
   ~SiftStream();
 
   absl::Status Send(absl::string_view flow, absl::Time timestamp,
@@ -291,11 +324,13 @@ class SiftStream {
 
   // Returns OK once every message Send() accepted before the call is either durable on disk
   // (written and fdatasync'ed, file and directory entry: see SyncPolicy) or, in live-only
-  // mode, acknowledged by Sift (Flush ends the open checkpoint to get there). A message Flush
+  // mode and with memory backups, where nothing is durable, acknowledged by Sift, live or on
+  // re-ingestion (Flush ends the open checkpoint to get there). A message Flush
   // confirmed survives whatever happens to the process next: it is acknowledged, or start-up
   // recovery finds it. Errors: DeadlineExceeded after `timeout` (nothing is lost, the
   // messages are just not confirmed yet); DataLoss once the backup disk failed, or in
-  // live-only mode once Sift failed to acknowledge a checkpoint; FailedPrecondition if the
+  // live-only mode once Sift failed to acknowledge a checkpoint, or with memory backups once
+  // re-ingestion gave up on one (ReingestRetry max_attempts); FailedPrecondition if the
   // stream stopped first. ("Recovery finds it" needs the next stream on the directory to
   // stream: a backups-only stream leaves leftovers where they are.) Any thread; concurrent
   // calls are answered independently.
@@ -304,7 +339,9 @@ class SiftStream {
   // Stops taking messages, streams what is queued, ends the last checkpoint, waits for
   // re-ingestion — all within `timeout`. OK when Sift acknowledged everything (or, in
   // backups-only mode, when every file is closed and clean). Otherwise Unavailable naming the
-  // backup files that hold unconfirmed data (they are kept), or DataLoss in live-only mode.
+  // backup files that hold unconfirmed data (they are kept), or DataLoss in live-only mode,
+  // or, with memory backups, DataLoss starting with the count of messages Sift never
+  // acknowledged (memory dies with the stream; Metrics().memory_backup_messages_lost).
   // Calling it again returns the first result.
   absl::Status Finish(absl::Duration timeout);
 
