@@ -142,6 +142,12 @@ absl::Status Reactor::Push(std::string& serialized_message) {
   return pushed;
 }
 
+absl::Status Reactor::TryPush(std::string& serialized_message) {
+  absl::Status pushed = queue_.TryPush(serialized_message);
+  if (pushed.ok()) wakeup_->Notify();  // An eventfd write at most: never blocks.
+  return pushed;
+}
+
 void Reactor::OnWake(io::Completion&) {}
 
 // The ring itself failed: nothing the kernel still holds (buffers, completions) could be freed

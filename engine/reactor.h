@@ -63,6 +63,8 @@ class Reactor {
 
   // Any thread. See MessageQueue::Push.
   absl::Status Push(std::string& serialized_message);
+  // Any thread. See MessageQueue::TryPush: never waits for the queue's lock.
+  absl::Status TryPush(std::string& serialized_message);
 
   // Any thread, any number of times; see SiftStream::Flush.
   absl::Status Flush(absl::Duration timeout);

@@ -196,6 +196,16 @@ absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamReques
   return Enqueue(request);
 }
 
+absl::Status SiftStream::TrySend(sift::ingest::v1::IngestWithConfigDataStreamRequest& request) {
+  if (absl::Status complete = requests_.Complete(&request); !complete.ok()) return complete;
+  thread_local std::string buffer;
+  const size_t size = request.ByteSizeLong();
+  if (size > max_message_bytes_) return TooLarge(size);
+  buffer.resize(size);
+  request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(buffer.data()));
+  return EnqueueSerialized(buffer, /*wait_for_lock=*/false);
+}
+
 absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
   for (const auto& config : setup_.flows) {
     if (config.name() == flow) {
@@ -206,10 +216,10 @@ absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
       absl::StrCat("unknown flow '", flow, "': declare it in the ingestion config"));
 }
 
-absl::Status SiftStream::EnqueueSerialized(std::string& bytes) {
+absl::Status SiftStream::EnqueueSerialized(std::string& bytes, bool wait_for_lock) {
   const size_t size = bytes.size();
   if (size > max_message_bytes_) return TooLarge(size);
-  absl::Status pushed = reactor_->Push(bytes);
+  absl::Status pushed = wait_for_lock ? reactor_->Push(bytes) : reactor_->TryPush(bytes);
   if (!pushed.ok()) {
     if (absl::IsResourceExhausted(pushed)) refused_.fetch_add(1, std::memory_order_relaxed);
     return pushed;

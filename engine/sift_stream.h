@@ -22,7 +22,7 @@
 //   (*stream)->Send("imu", absl::Now(), {ChannelValue::Double(ax), ChannelValue::Double(ay)});
 //   absl::Status unconfirmed = (*stream)->Finish(absl::Seconds(30));
 //
-// Threads: Send() may be called from any number of threads at once; every call must have
+// Threads: Send() and TrySend() may be called from any number of threads at once; every call must have
 // returned before the stream is destroyed. One reactor thread, owned
 // by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
 // network). Metrics() may be called from any thread. With ServeMetrics(), an embedded HTTP
@@ -215,6 +215,27 @@ class SiftStream {
   // A request built by the caller; ingestion_config_id and run_id are filled in when empty.
   absl::Status Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request);
 
+  // Send() for a producer that must never wait and must keep what was refused (a control
+  // loop, an interrupt-driven reader). It never waits: where Send() would wait for the
+  // queue's lock (microseconds, while another thread holds it) TrySend tries a bounded number
+  // of times and refuses instead; it does no I/O but the eventfd write that wakes the reactor.
+  // `request` is never taken: on OK its serialized bytes were queued and the object is the
+  // caller's to reuse or drop; on any error it is exactly as it was (apart from
+  // ingestion_config_id and run_id, filled in when empty), so the same object can be sent
+  // again later, with TrySend or Send, at no cost of a copy. Errors are Send()'s:
+  // ResourceExhausted when the backup queue is full, busy, or waiting on a full backup disk
+  // (nothing taken, counted in messages_refused; retry later), InvalidArgument,
+  // FailedPrecondition after Finish().
+  //
+  //   // backlog: the caller's std::deque<IngestWithConfigDataStreamRequest>, oldest first.
+  //   backlog.push_back(std::move(request));  // A protobuf move: no copy.
+  //   absl::Status s;
+  //   while (!backlog.empty() && (s = stream->TrySend(backlog.front())).ok()) {
+  //     backlog.pop_front();
+  //   }
+  //   // ResourceExhausted: backlog.front() waits for the next turn. Anything else is final.
+  absl::Status TrySend(sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
+
   // A writer for `flow` that does the flow lookup and shape checks once and encodes each
   // message directly (engine/flow_writer.h): the fast path for high-rate producers. NotFound
   // for a flow the ingestion config does not declare.
@@ -261,7 +282,8 @@ class SiftStream {
   absl::Status Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
   // Takes serialized request bytes (leaving `bytes` holding a recycled buffer on success).
   friend class FlowWriter;
-  absl::Status EnqueueSerialized(std::string& bytes);
+  // `wait_for_lock` false: TrySend's never-waiting push (MessageQueue::TryPush).
+  absl::Status EnqueueSerialized(std::string& bytes, bool wait_for_lock = true);
   absl::Status TooLarge(size_t size) const;
 
   engine::SetupResult setup_;
