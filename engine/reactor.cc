@@ -88,6 +88,7 @@ absl::Status Reactor::Build() {
     // The boundary between checkpoints falls between the same two messages on disk and wire.
     options.on_checkpoint_end = [this](uint64_t ended) {
       checkpoint_ends_.emplace_back(ended, moved_);
+      outcomes_.Ended(ended, moved_);
       const uint64_t durable = backup_ != nullptr ? backup_->durable_messages() : 0;
       while (!checkpoint_ends_.empty() && checkpoint_ends_.front().second <= durable) {
         pruned_end_ = checkpoint_ends_.front().second;
@@ -99,7 +100,7 @@ absl::Status Reactor::Build() {
                                                  bus_, std::move(options));
     ingestion_->Start();
   }
-  if (mode == StreamMode::kLiveWithBackups) {
+  if (mode == StreamMode::kLiveWithBackups && !config_.no_retries) {
     ReingestionOptions options = config_.reingestion;
     options.api_key = config_.api_key;
     options.retain_backups = config_.backups.retain_backups;
@@ -283,9 +284,11 @@ void Reactor::OnControl(const ControlMessage& message) {
     }
     case ControlKind::kCheckpointComplete:
       live_resolved_through_ = std::max(live_resolved_through_, message.checkpoint);
+      outcomes_.Complete(message.checkpoint, message.messages_acknowledged);
       return;
     case ControlKind::kCheckpointNeedsReingestion:
       failed_checkpoints_.push_back(message.checkpoint);
+      outcomes_.NeedsReingestion(message.checkpoint);
       if (first_failed_checkpoint_ == 0 || message.checkpoint < first_failed_checkpoint_) {
         first_failed_checkpoint_ = message.checkpoint;
       }
@@ -327,7 +330,12 @@ void Reactor::StepPhase() {
       if (ingestion_ != nullptr) {
         ingestion_->Shutdown();  // Ends the last checkpoint (and the backup's, with it).
       } else if (backup_ != nullptr) {
-        backup_->EndCheckpoint(backup_->metrics().current_checkpoint);
+        // Backups only: the one checkpoint is kept whole, and the report says so.
+        const uint64_t checkpoint = backup_->metrics().current_checkpoint;
+        outcomes_.Ended(checkpoint, moved_);
+        outcomes_.NeedsReingestion(checkpoint);
+        outcomes_.Complete(checkpoint, 0);
+        backup_->EndCheckpoint(checkpoint);
       }
       phase_ = Phase::kEndingLive;
       [[fallthrough]];
@@ -349,6 +357,7 @@ void Reactor::StepPhase() {
     case Phase::kStopping:
       if (!TasksQuiescent()) return;
       verdict_ = Verdict();
+      report_ = BuildReport();
       phase_ = Phase::kStopped;
       return;
     case Phase::kStopped:
@@ -375,9 +384,12 @@ absl::Status Reactor::Verdict() {
         "mode keeps no backups: their messages may be lost"));
   }
   std::vector<std::string> unconfirmed;
-  const ReingestionMetrics& re = reingestion_->metrics();
-  const bool all_reingested = re.jobs_done >= reingest_jobs_ && re.damaged_files == 0 &&
-                              re.unreadable_files == 0 && re.jobs_failed == 0;
+  bool all_reingested = failed_checkpoints_.empty();  // NoRetries: nothing re-ingested.
+  if (reingestion_ != nullptr) {
+    const ReingestionMetrics& re = reingestion_->metrics();
+    all_reingested = re.jobs_done >= reingest_jobs_ && re.damaged_files == 0 &&
+                     re.unreadable_files == 0 && re.jobs_failed == 0;
+  }
   if (!config_.backups.retain_backups) {
     unconfirmed = FilesOfStream(config_.backups.backup_dir, config_.stream_id);
   } else if (aborting_ || !all_reingested) {
@@ -392,8 +404,25 @@ absl::Status Reactor::Verdict() {
   }
   if (unconfirmed.empty()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
-      unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept "
-      "for re-ingestion: ", absl::StrJoin(unconfirmed, ", ")));
+      unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept ",
+      config_.no_retries ? "(NoRetries: not re-ingested): " : "for re-ingestion: ",
+      absl::StrJoin(unconfirmed, ", ")));
+}
+
+FinishReport Reactor::BuildReport() const {
+  OutcomeLedger::Inputs inputs;
+  inputs.messages_sent = moved_;
+  if (backup_ != nullptr) {
+    inputs.durable_messages = backup_->durable_messages();
+    inputs.unconfirmed_files =
+        UnconfirmedFilesOfStream(config_.backups.backup_dir, config_.stream_id);
+  }
+  inputs.reingests = reingestion_ != nullptr;
+  FinishReport report = outcomes_.Report(inputs);
+  if (!recovery_files_.empty()) {
+    report.leftover_files = LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
+  }
+  return report;
 }
 
 absl::Status Reactor::Flush(absl::Duration timeout) {
@@ -529,8 +558,12 @@ uint64_t Reactor::UnprotectedMessages() const {
 }
 
 absl::Status Reactor::Finish(absl::Duration timeout) {
+  return FinishWithReport(timeout).status;
+}
+
+FinishReport Reactor::FinishWithReport(absl::Duration timeout) {
   std::lock_guard<std::mutex> finish_lock(finish_mu_);
-  if (finished_) return finish_result_;
+  if (finished_) return finish_report_;
   finish_requested_ = true;
   wakeup_->Notify();
   {
@@ -550,7 +583,9 @@ absl::Status Reactor::Finish(absl::Duration timeout) {
         absl::StrCat("Finish gave up after ", absl::FormatDuration(timeout),
                      "; unconfirmed data stays in the backup files"));
   }
-  return finish_result_;
+  finish_report_ = report_;
+  finish_report_.status = finish_result_;
+  return finish_report_;
 }
 
 void Reactor::PublishMetrics() {

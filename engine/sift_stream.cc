@@ -83,6 +83,11 @@ SiftStreamBuilder& SiftStreamBuilder::DataCapacity(size_t messages) {
   return *this;
 }
 
+SiftStreamBuilder& SiftStreamBuilder::NoRetries() {
+  no_retries_ = true;
+  return *this;
+}
+
 SiftStreamBuilder& SiftStreamBuilder::ControlCapacity(size_t messages) {
   control_capacity_ = messages;
   return *this;
@@ -154,6 +159,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.reingestion.max_messages_per_second = reingest_rate_limit_;
   reactor.data_capacity = data_capacity_;
   reactor.control_capacity = control_capacity_;
+  reactor.no_retries = no_retries_;
 
   std::unique_ptr<SiftStream> stream(new SiftStream(
       *setup, reactor.stream_id,
@@ -249,6 +255,10 @@ absl::Status SiftStream::TooLarge(size_t size) const {
 absl::Status SiftStream::Flush(absl::Duration timeout) { return reactor_->Flush(timeout); }
 
 absl::Status SiftStream::Finish(absl::Duration timeout) { return reactor_->Finish(timeout); }
+
+FinishReport SiftStream::FinishWithReport(absl::Duration timeout) {
+  return reactor_->FinishWithReport(timeout);
+}
 
 std::vector<CheckpointOutcome> SiftStream::RecentCheckpoints() const {
   return reactor_->RecentCheckpoints();

@@ -58,6 +58,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/backup_manager.h"
+#include "engine/finish_report.h"
 #include "engine/flow_writer.h"
 #include "engine/ingestion_task.h"
 #include "engine/request_builder.h"
@@ -159,6 +160,13 @@ class SiftStreamBuilder {
   // Messages waiting for the backup writer (Send fails beyond it) and in the live queue
   // (the oldest is dropped beyond it); the seed's default is 10,240 for both.
   SiftStreamBuilder& DataCapacity(size_t messages);
+  // For callers who keep their own durability books: a checkpoint Sift did not acknowledge
+  // is NOT re-ingested; its backup files stay in backup_dir (deleted only once acknowledged,
+  // as always) and FinishWithReport() names them with their message counts. Start-up recovery
+  // does not run either: files earlier processes left stay as they are. Live streams still
+  // start one per checkpoint (with LiveRetry's backoff after a failure); no message is ever
+  // sent twice by the stream. No effect in live-only or backups-only mode.
+  SiftStreamBuilder& NoRetries();
   // Undelivered control messages the tasks may have queued (default 1,024, as the seed's);
   // exceeding it is a bug in a task and stops the process with a message.
   SiftStreamBuilder& ControlCapacity(size_t messages);
@@ -193,6 +201,7 @@ class SiftStreamBuilder {
   double reingest_rate_limit_ = 0;
   size_t data_capacity_ = 10240;
   size_t control_capacity_ = 1024;
+  bool no_retries_ = false;
   size_t max_message_bytes_ = (4 << 20) - 1024;
   std::optional<SyncPolicy> sync_;
   std::string existing_config_id_;
@@ -259,6 +268,20 @@ class SiftStream {
   // backup files that hold unconfirmed data (they are kept), or DataLoss in live-only mode.
   // Calling it again returns the first result.
   absl::Status Finish(absl::Duration timeout);
+
+  // Finish(), and what it can prove (engine/finish_report.h): report.status is what Finish
+  // returns; messages_acknowledged counts the messages Sift acknowledged (live and
+  // re-ingested, each once); `kept` names each checkpoint Sift did not acknowledge whole,
+  // with its backup files and how many of its messages they hold; messages_unprotected
+  // counts those neither acknowledged nor on disk. The counts come from acknowledgements and
+  // the durable prefix on disk, never from inference, so the report may claim less than
+  // happened but never more. With NoRetries() it is the whole story of the stream. Calling
+  // it (or Finish) again returns the first report.
+  //
+  //   FinishReport report = stream->FinishWithReport(absl::Seconds(30));
+  //   books.MarkAcknowledged(report.messages_acknowledged);
+  //   for (const KeptCheckpoint& kept : report.kept) books.OnDisk(kept.files, kept.messages_on_disk);
+  FinishReport FinishWithReport(absl::Duration timeout);
 
   SiftStreamMetrics Metrics() const;
 
