@@ -22,9 +22,9 @@
 //   (*stream)->Send("imu", absl::Now(), {ChannelValue::Double(ax), ChannelValue::Double(ay)});
 //   absl::Status unconfirmed = (*stream)->Finish(absl::Seconds(30));
 //
-// Threads: Send() and TrySend() may be called from any number of threads at once; every call must have
-// returned before the stream is destroyed. One reactor thread, owned
-// by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
+// Threads: Send() and TrySend() may be called from any number of threads at once; every call
+// must have returned before the stream is destroyed. One reactor thread, owned by the stream,
+// does all the I/O (io_uring for the disk, a gRPC completion queue for the
 // network). Metrics() may be called from any thread. With ServeMetrics(), an embedded HTTP
 // server (CivetWeb, its own threads) serves /metrics (Prometheus) and /status (a page for
 // people) from Metrics(); see docs/operations.md.
@@ -40,7 +40,10 @@
 // failed for good, e.g. EIO (saying why). Finish() says DataLoss, with the count, when some
 // message Send() accepted is neither durable on disk nor acknowledged by Sift (the backup
 // disk failed, or stayed full past Finish's deadline). Build() fails with what the set-up
-// calls or the backup directory said.
+// calls or the backup directory said. TrySend() refuses as Send() does but never waits and
+// never takes the caller's request; FinishWithReport() says, beside Finish's status, which
+// messages Sift acknowledged and which only the kept backup files hold (with NoRetries(),
+// failed checkpoints are left there rather than re-ingested).
 
 #ifndef SIFT_STREAM_ENGINE_SIFT_STREAM_H_
 #define SIFT_STREAM_ENGINE_SIFT_STREAM_H_
@@ -280,7 +283,9 @@ class SiftStream {
   //
   //   FinishReport report = stream->FinishWithReport(absl::Seconds(30));
   //   books.MarkAcknowledged(report.messages_acknowledged);
-  //   for (const KeptCheckpoint& kept : report.kept) books.OnDisk(kept.files, kept.messages_on_disk);
+  //   for (const KeptCheckpoint& kept : report.kept) {
+  //     books.OnDiskOnly(kept.files, kept.messages_on_disk);  // Re-send them when you choose.
+  //   }
   FinishReport FinishWithReport(absl::Duration timeout);
 
   SiftStreamMetrics Metrics() const;
