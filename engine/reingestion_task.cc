@@ -38,8 +38,8 @@ const char* ReingestionStateName(ReingestionTask::State state) {
 }
 
 std::shared_ptr<grpc::Channel> CreateReingestionChannel(
-    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
-  grpc::ChannelArguments args;
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    grpc::ChannelArguments args) {
   // Without this, channels with equal arguments share gRPC's global subchannel pool, i.e. one
   // TCP connection, and a backlog would queue behind (or in front of) live data on it.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

@@ -129,9 +129,11 @@ struct ReingestionMetrics {
   size_t pending_jobs = 0;        // Queued behind the one in progress.
 };
 
-// A channel to `target` that never shares its connection with other channels.
+// A channel to `target` that never shares its connection with other channels; `args` are the
+// stream's own (e.g. its compression).
 std::shared_ptr<grpc::Channel> CreateReingestionChannel(
-    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+    const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    grpc::ChannelArguments args = grpc::ChannelArguments());
 
 class ReingestionTask {
  public:

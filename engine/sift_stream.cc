@@ -46,6 +46,10 @@ SiftStreamBuilder& SiftStreamBuilder::Mode(StreamMode mode) {
   mode_ = mode;
   return *this;
 }
+SiftStreamBuilder& SiftStreamBuilder::Compress(Compression compression) {
+  compression_ = compression;
+  return *this;
+}
 SiftStreamBuilder& SiftStreamBuilder::Backups(DiskBackupPolicy policy) {
   backups_ = std::move(policy);
   return *this;
@@ -127,7 +131,12 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       tls_ ? grpc::SslCredentials(grpc::SslCredentialsOptions())
            : grpc::InsecureChannelCredentials();
-  auto channel = grpc::CreateChannel(uri_, credentials);
+  grpc::ChannelArguments channel_args;
+  if (compression_ != Compression::kNone) {
+    channel_args.SetCompressionAlgorithm(compression_ == Compression::kGzip ? GRPC_COMPRESS_GZIP
+                                                                           : GRPC_COMPRESS_DEFLATE);
+  }
+  auto channel = grpc::CreateCustomChannel(uri_, credentials, channel_args);
   engine::SetupOptions setup_options;
   setup_options.api_key = api_key_;
   setup_options.retry = live_retry_;
@@ -146,7 +155,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   engine::ReactorConfig reactor;
   reactor.mode = mode_;
   reactor.live_channel = channel;
-  reactor.reingest_channel = engine::CreateReingestionChannel(uri_, credentials);
+  reactor.reingest_channel = engine::CreateReingestionChannel(uri_, credentials, channel_args);
   reactor.api_key = api_key_;
   reactor.stream_id = NewStreamId();
   reactor.backups = backups_;

@@ -78,6 +78,14 @@ using engine::RetryPolicy;
 using engine::RunSpec;
 using engine::SyncPolicy;
 
+// gRPC's message compression for everything the stream sends Sift (live stream, re-ingestion,
+// set-up calls): fewer bytes on thin links for some CPU per message (docs/configuration.md).
+enum class Compression {
+  kNone,  // The default.
+  kGzip,
+  kDeflate,
+};
+
 enum class StreamMode {
   kLiveWithBackups,  // The default: live stream, backups, re-ingestion.
   kLiveOnly,         // No backups: a failed checkpoint's messages are lost (and counted).
@@ -141,6 +149,9 @@ class SiftStreamBuilder {
   SiftStreamBuilder& IngestionConfig(IngestionConfigSpec config);
   SiftStreamBuilder& Run(RunSpec run);
   SiftStreamBuilder& Mode(StreamMode mode);
+  // Compresses each message on the wire (gRPC call compression, which Sift accepts); kNone by
+  // default. What it costs and saves, measured: docs/configuration.md.
+  SiftStreamBuilder& Compress(Compression compression);
   // Start-up recovery: files an earlier process left in policy.backup_dir (it crashed, or its
   // Finish ran out of time) are re-ingested in the background, then deleted (or kept, with
   // retain_backups); Metrics() counts them and Finish() waits for them. The directory is
@@ -196,6 +207,7 @@ class SiftStreamBuilder {
   IngestionConfigSpec config_;
   RunSpec run_;
   StreamMode mode_ = StreamMode::kLiveWithBackups;
+  Compression compression_ = Compression::kNone;
   DiskBackupPolicy backups_;
   absl::Duration checkpoint_interval_ = absl::Seconds(60);
   absl::Duration ack_timeout_ = absl::Seconds(30);
