@@ -95,7 +95,7 @@ enum class StreamMode {
 struct SiftStreamMetrics {
   uint64_t messages_sent = 0;          // Accepted by Send().
   uint64_t bytes_sent = 0;             // Serialized bytes accepted by Send().
-  uint64_t messages_refused = 0;       // Send() returned ResourceExhausted.
+  uint64_t messages_refused = 0;       // Send() or TrySend() returned ResourceExhausted.
   uint64_t messages_written_live = 0;  // Handed to the live gRPC stream.
   uint64_t messages_acknowledged = 0;  // On live streams Sift acknowledged.
   uint64_t messages_dropped_live = 0;  // Dropped from the full live queue (kept on disk).

@@ -81,7 +81,7 @@ TEST_F(SiftStreamTest, TrySendRefusalsComeBackIntactAndResentLoseNothing) {
   EXPECT_GT(refused, 0) << "a 16-message queue never filled: the test proves nothing";
   // Generous for sanitizers on a shared 2-core machine; a TrySend that waited for room
   // would take as long as the disk and the slow server make it.
-  EXPECT_LT(slowest, absl::Milliseconds(100));
+  EXPECT_LT(slowest, absl::Milliseconds(500));
   sift_->SetFaults(FaultPlan());  // Let re-ingestion finish quickly.
   absl::Status finished = (*stream)->Finish(absl::Seconds(60));
   EXPECT_TRUE(finished.ok()) << finished;
