@@ -7,6 +7,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,13 @@ class FinishReportTest : public SiftStreamTest {
     EXPECT_EQ(report.messages_acknowledged + kept_messages - acknowledged_live,
               static_cast<uint64_t>(sent));
     EXPECT_EQ(report.messages_unprotected, 0u);
+    std::printf("sent %lld: acknowledged %llu (%llu live in kept checkpoints), %zu checkpoint(s) "
+                "kept holding %llu on disk; server committed %lld\n",
+                static_cast<long long>(sent),
+                static_cast<unsigned long long>(report.messages_acknowledged),
+                static_cast<unsigned long long>(acknowledged_live), report.kept.size(),
+                static_cast<unsigned long long>(report.messages_on_disk),
+                static_cast<long long>(stats.committed_messages));
   }
 };
 
@@ -118,6 +126,31 @@ TEST_F(FinishReportTest, NoRetriesKeepsTheFailedCheckpointOnDiskAndNeverResendsI
   // Asking again gives the same answer.
   EXPECT_EQ((*stream)->FinishWithReport(absl::Seconds(1)).messages_on_disk,
             report.messages_on_disk);
+}
+
+// The live queue overflows while the live path backs off after a failed stream: the next
+// checkpoint fails although its stream ends OK, so part of it is acknowledged as well as kept,
+// and must be counted once.
+TEST_F(FinishReportTest, NoRetriesWithLiveDropsCountsThePartSiftAcknowledgedOnce) {
+  FaultPlan plan;
+  plan.end_stream = {1, false};
+  plan.end_stream_after_messages = 10;
+  sift_->SetFaults(plan);
+  RetryPolicy backoff;  // Long enough for far more than 100 messages to arrive meanwhile.
+  backoff.initial_backoff = absl::Milliseconds(300);
+  backoff.max_backoff = absl::Milliseconds(300);
+  auto stream = Builder().NoRetries().DataCapacity(100).LiveRetry(backoff).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 10000);
+  const FinishReport report = (*stream)->FinishWithReport(absl::Seconds(30));
+  EXPECT_TRUE(absl::IsUnavailable(report.status)) << report.status;
+  ASSERT_GT((*stream)->Metrics().messages_dropped_live, 0u) << "the live queue never overflowed";
+  uint64_t acknowledged_live = 0;
+  for (const KeptCheckpoint& kept : report.kept) {
+    acknowledged_live += kept.messages_acknowledged_live;
+  }
+  EXPECT_GT(acknowledged_live, 0u) << "no kept checkpoint was partly acknowledged";
+  ExpectReportMatchesServerAndDisk(report, 10000);
 }
 
 TEST_F(FinishReportTest, NoRetriesDeadlineWithAHangingServerReportsEverythingOnDisk) {
