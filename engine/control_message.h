@@ -56,6 +56,10 @@ struct ControlMessage {
   std::vector<std::shared_ptr<MemoryChunk>> memory_chunks;
   // kErrorSignal: what went wrong (never an API key).
   absl::Status error;
+  // kCheckpointComplete from the ingestion task: the checkpoint's messages Sift acknowledged
+  // on its live stream (every one written on it if the stream ended OK, else 0), even when
+  // the checkpoint needs re-ingestion because others were dropped from the live queue.
+  uint64_t messages_acknowledged = 0;
 };
 
 // Delivers control messages to subscribers on the reactor thread, in publication order.

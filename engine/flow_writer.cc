@@ -287,4 +287,13 @@ absl::Status FlowWriter::Send(absl::Time timestamp) {
   return stream_->EnqueueSerialized(buffer_);
 }
 
+absl::Status FlowWriter::TrySend(absl::Time timestamp) {
+  if (!error_.empty()) return Send(timestamp);  // Cleared and returned, as by Send().
+  EncodeTo(timestamp, &buffer_);
+  absl::Status sent = stream_->EnqueueSerialized(buffer_, /*wait_for_lock=*/false);
+  // Only what can never be sent is cleared; a refusal leaves the row for the next try.
+  if (sent.ok() || absl::IsInvalidArgument(sent)) Clear();
+  return sent;
+}
+
 }  // namespace sift_stream

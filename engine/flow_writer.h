@@ -21,7 +21,8 @@
 // channel's, records the first such mistake; Send() then returns it (InvalidArgument naming the
 // flow, the channel and both types), sends nothing and clears the row. Otherwise Send() returns
 // what SiftStream::Send would (ResourceExhausted: not taken, retry; etc.); on any error the
-// row is cleared, so the next message starts empty.
+// row is cleared, so the next message starts empty. TrySend() never waits and keeps a refused
+// row for the next try (see SiftStream::TrySend).
 //
 // Runs: the run id is part of the constant part, but the stream's run can change
 // (SiftStream::AttachRun, DetachRun). Send() checks the stream's state generation (one atomic
@@ -88,6 +89,13 @@ class FlowWriter {
 
   // Sends the row with `timestamp` through the stream and clears it; see the file comment.
   absl::Status Send(absl::Time timestamp);
+
+  // Send() that never waits (SiftStream::TrySend) and keeps a refused row: on
+  // ResourceExhausted (or FailedPrecondition after Finish) the row stays exactly as set, so
+  // TrySend(timestamp) again later sends the same message; the caller keeps the timestamp.
+  // OK and InvalidArgument (a recorded mistake, or too large: it can never be sent) clear
+  // the row, as Send() does.
+  absl::Status TrySend(absl::Time timestamp);
 
   // The request's wire bytes for the row as it stands, without sending or clearing it (for
   // tests and tools). Fails as Send() would on a recorded mistake.

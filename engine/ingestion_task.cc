@@ -366,7 +366,7 @@ void IngestionTask::OnFinished() {
     if (!ok) failed_checkpoints_.insert(call->checkpoint);
     if (call->checkpoint == current_checkpoint_) EndCheckpoint();
     ResolveCheckpoint(call->checkpoint, failed_checkpoints_.count(call->checkpoint) == 0,
-                      call.get());
+                      call.get(), ok ? call->written : 0);
   }
   if (!ok && !Retryable(call->status.error_code())) {
     return Fail(absl::StrCat("Sift refused the stream: ", Redacted(call->status.error_message()),
@@ -390,7 +390,8 @@ void IngestionTask::DropEntriesOf(uint64_t checkpoint) {
   while (!live_.empty() && live_.front().checkpoint == checkpoint) live_.pop_front();
 }
 
-void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* call) {
+void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* call,
+                                      uint64_t acknowledged) {
   assert(checkpoint == next_to_resolve_ && "checkpoints resolve in order");
   next_to_resolve_ = checkpoint + 1;
   failed_checkpoints_.erase(checkpoint);
@@ -407,6 +408,7 @@ void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* 
   ControlMessage complete;
   complete.kind = ControlKind::kCheckpointComplete;
   complete.checkpoint = checkpoint;
+  complete.messages_acknowledged = acknowledged;
   bus_.Publish(std::move(complete));
 }
 

@@ -186,8 +186,10 @@ class IngestionTask {
   void Break();
   void MaybeFinish();
   void OnFinished();
-  // `call`: the stream that carried the checkpoint, if one did.
-  void ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* call = nullptr);
+  // `call`: the stream that carried the checkpoint, if one did; `acknowledged`: how many of
+  // its messages Sift acknowledged on it.
+  void ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* call = nullptr,
+                         uint64_t acknowledged = 0);
   void RecordOutcome(uint64_t checkpoint, bool ok, const Call* call);
   std::string FailureDetail(const Call* call) const;
   // `text` with the API key cut out: server messages are logged and shown on /status.

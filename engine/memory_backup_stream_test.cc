@@ -183,6 +183,10 @@ TEST_F(MemoryBackupStreamTest, BuildRefusesARingTooSmallForTheLargestMessage) {
   EXPECT_TRUE(absl::IsInvalidArgument(stream.status())) << stream.status();
   auto wrong_mode = Builder().MemoryBackups(MemoryBackupPolicy()).Build();
   EXPECT_TRUE(absl::IsInvalidArgument(wrong_mode.status())) << wrong_mode.status();
+  // NoRetries leaves failed checkpoints in files for the caller; memory has no files.
+  auto no_retries = MemoryBuilder().NoRetries().Build();
+  EXPECT_TRUE(absl::IsInvalidArgument(no_retries.status())) << no_retries.status();
+  EXPECT_TRUE(absl::StrContains(no_retries.status().message(), "NoRetries"));
 }
 
 }  // namespace

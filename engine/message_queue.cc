@@ -11,6 +11,24 @@ MessageQueue::MessageQueue(size_t capacity) : slots_(std::max<size_t>(capacity, 
 
 absl::Status MessageQueue::Push(std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
+  return PushLocked(message);
+}
+
+absl::Status MessageQueue::TryPush(std::string& message) {
+  // Holders keep the lock for a few swaps, so a short spin nearly always gets it; a holder
+  // that was preempted would make a waiter wait a scheduling quantum, which TryPush must not.
+  constexpr int kAttempts = 64;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock()) return PushLocked(message);
+  }
+  busy_refused_.fetch_add(1, std::memory_order_relaxed);
+  return absl::ResourceExhaustedError(
+      "backup queue busy (other threads held its lock through every attempt): the message "
+      "was not taken; retry");
+}
+
+absl::Status MessageQueue::PushLocked(std::string& message) {
   if (closed_) return close_reason_;
   if (count_ == slots_.size()) {
     ++refused_;
@@ -71,7 +89,7 @@ uint64_t MessageQueue::pushed() const {
 
 uint64_t MessageQueue::refused() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return refused_;
+  return refused_ + busy_refused_.load(std::memory_order_relaxed);
 }
 
 }  // namespace sift_stream::engine

@@ -25,6 +25,7 @@
 #ifndef SIFT_STREAM_ENGINE_MESSAGE_QUEUE_H_
 #define SIFT_STREAM_ENGINE_MESSAGE_QUEUE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -49,6 +50,12 @@ class MessageQueue {
   // both cases `message` is untouched and nothing was queued.
   absl::Status Push(std::string& message);
 
+  // Push() for a caller that must never wait (SiftStream::TrySend): the same contract, but
+  // where Push() would wait for the lock (another producer is swapping, or the reactor is
+  // taking a batch: microseconds) TryPush() tries a bounded number of times and then refuses
+  // with ResourceExhausted, `message` untouched, as for a full queue.
+  absl::Status TryPush(std::string& message);
+
   // Moves up to `max` messages, oldest first, into `batch[0..n)` and returns n. `batch` is
   // resized to at least n; the strings it held are given to the queue for reuse.
   size_t PopBatch(std::vector<std::string>& batch, size_t max);
@@ -63,13 +70,16 @@ class MessageQueue {
 
   size_t size() const;
   size_t capacity() const { return slots_.size(); }
-  // Pushes refused because the queue was full, since construction.
+  // Pushes refused because the queue was full (or, for TryPush, busy), since construction.
   uint64_t refused() const;
   // Pushes taken since construction: the first pushed() messages popped are exactly those, so
   // a caller can name "everything pushed so far" (SiftStream::Flush does).
   uint64_t pushed() const;
 
  private:
+  // Push()'s body; mu_ held.
+  absl::Status PushLocked(std::string& message);
+
   // std::mutex rather than absl::Mutex: ThreadSanitizer intercepts pthread mutexes, while
   // Debian's Abseil is not instrumented, so TSan could not see absl::Mutex hand-offs.
   mutable std::mutex mu_;
@@ -82,6 +92,7 @@ class MessageQueue {
   uint64_t refused_ = 0;
   uint64_t pushed_ = 0;
   std::string full_reason_;
+  std::atomic<uint64_t> busy_refused_{0};  // TryPush() refusals without the lock.
 };
 
 }  // namespace sift_stream::engine

@@ -42,6 +42,67 @@ TEST(MessageQueueTest, FullQueueRefusesWithoutTakingTheMessage) {
   EXPECT_TRUE(queue.Push(c).ok());  // Room again.
 }
 
+TEST(MessageQueueTest, TryPushOnAFullOrClosedQueueHandsTheMessageBack) {
+  MessageQueue queue(1);
+  std::string a = "a", b = "b";
+  ASSERT_TRUE(queue.TryPush(a).ok());
+  EXPECT_TRUE(a.empty());
+  absl::Status full = queue.TryPush(b);
+  EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
+  EXPECT_EQ(b, "b");
+  EXPECT_EQ(queue.refused(), 1u);
+  queue.Close();
+  EXPECT_TRUE(absl::IsFailedPrecondition(queue.TryPush(b)));
+  EXPECT_EQ(b, "b");
+  std::vector<std::string> batch;
+  ASSERT_EQ(queue.PopBatch(batch, 4), 1u);
+  EXPECT_EQ(batch[0], "a");
+}
+
+// Two producers that each refuse to wait: every message is either taken exactly once or
+// still in the producer's hands, and refusals (full or busy) are all counted.
+TEST(MessageQueueTest, TryPushProducersLoseNothingAndKeepTheirOwnOrder) {
+  constexpr int kProducers = 2;
+  constexpr int kPerProducer = 50000;
+  MessageQueue queue(64);
+  std::atomic<int64_t> refused{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::string m;
+      for (int i = 0; i < kPerProducer;) {
+        m = absl::StrCat(p, ":", i);
+        absl::Status s = queue.TryPush(m);
+        if (s.ok()) {
+          ++i;
+          continue;
+        }
+        ASSERT_TRUE(absl::IsResourceExhausted(s)) << s;
+        ASSERT_EQ(m, absl::StrCat(p, ":", i));
+        ++refused;
+        std::this_thread::yield();
+      }
+    });
+  }
+  std::vector<int> next(kProducers, 0);
+  std::vector<std::string> batch;
+  int64_t received = 0;
+  while (received < kProducers * kPerProducer) {
+    const size_t n = queue.PopBatch(batch, 16);
+    for (size_t k = 0; k < n; ++k) {
+      const size_t colon = batch[k].find(':');
+      const int p = std::stoi(batch[k].substr(0, colon));
+      ASSERT_EQ(std::stoi(batch[k].substr(colon + 1)), next[p]) << "producer " << p;
+      ++next[p];
+    }
+    received += n;
+    if (n == 0) std::this_thread::yield();
+  }
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(queue.pushed(), static_cast<uint64_t>(kProducers * kPerProducer));
+  EXPECT_EQ(static_cast<int64_t>(queue.refused()), refused.load());
+}
+
 TEST(MessageQueueTest, ClosedQueueRefusesPushesButDrains) {
   MessageQueue queue(4);
   std::string a = "a", b = "b";

@@ -89,6 +89,7 @@ absl::Status Reactor::Build() {
     // The boundary between checkpoints falls between the same two messages on disk and wire.
     options.on_checkpoint_end = [this](uint64_t ended) {
       checkpoint_ends_.emplace_back(ended, moved_);
+      outcomes_.Ended(ended, moved_);
       const uint64_t durable = backup_ != nullptr ? backup_->durable_messages() : 0;
       while (!checkpoint_ends_.empty() && checkpoint_ends_.front().second <= durable) {
         pruned_end_ = checkpoint_ends_.front().second;
@@ -101,7 +102,8 @@ absl::Status Reactor::Build() {
                                                  bus_, std::move(options));
     ingestion_->Start();
   }
-  if (mode == StreamMode::kLiveWithBackups || mode == StreamMode::kLiveWithMemoryBackups) {
+  if ((mode == StreamMode::kLiveWithBackups || mode == StreamMode::kLiveWithMemoryBackups) &&
+      !config_.no_retries) {
     ReingestionOptions options = config_.reingestion;
     options.api_key = config_.api_key;
     options.retain_backups = mode == StreamMode::kLiveWithBackups && config_.backups.retain_backups;
@@ -146,6 +148,16 @@ absl::Status Reactor::Push(std::string& serialized_message) {
   absl::Status pushed = queue_.Push(serialized_message);
   // Pairs with Sleep(): the push (under the queue's lock) and this load against the reactor's
   // store of asleep_ and its look at the queue — one of the two sees the other.
+  if (pushed.ok() && asleep_.load(std::memory_order_seq_cst)) wakeup_->Notify();
+  return pushed;
+}
+
+absl::Status Reactor::TryPush(std::string& serialized_message) {
+  if (memory_full_.load(std::memory_order_acquire)) {
+    return absl::ResourceExhaustedError(memory_full_error_);
+  }
+  absl::Status pushed = queue_.TryPush(serialized_message);
+  // As in Push(); Notify is an eventfd write at most: never blocks.
   if (pushed.ok() && asleep_.load(std::memory_order_seq_cst)) wakeup_->Notify();
   return pushed;
 }
@@ -305,9 +317,11 @@ void Reactor::OnControl(const ControlMessage& message) {
     }
     case ControlKind::kCheckpointComplete:
       live_resolved_through_ = std::max(live_resolved_through_, message.checkpoint);
+      outcomes_.Complete(message.checkpoint, message.messages_acknowledged);
       return;
     case ControlKind::kCheckpointNeedsReingestion:
       failed_checkpoints_.push_back(message.checkpoint);
+      outcomes_.NeedsReingestion(message.checkpoint);
       if (first_failed_checkpoint_ == 0 || message.checkpoint < first_failed_checkpoint_) {
         first_failed_checkpoint_ = message.checkpoint;
       }
@@ -349,7 +363,12 @@ void Reactor::StepPhase() {
       if (ingestion_ != nullptr) {
         ingestion_->Shutdown();  // Ends the last checkpoint (and the backup's, with it).
       } else if (backup_ != nullptr) {
-        backup_->EndCheckpoint(backup_->metrics().current_checkpoint);
+        // Backups only: the one checkpoint is kept whole, and the report says so.
+        const uint64_t checkpoint = backup_->metrics().current_checkpoint;
+        outcomes_.Ended(checkpoint, moved_);
+        outcomes_.NeedsReingestion(checkpoint);
+        outcomes_.Complete(checkpoint, 0);
+        backup_->EndCheckpoint(checkpoint);
       }
       phase_ = Phase::kEndingLive;
       [[fallthrough]];
@@ -371,6 +390,7 @@ void Reactor::StepPhase() {
     case Phase::kStopping:
       if (!TasksQuiescent()) return;
       verdict_ = Verdict();
+      report_ = BuildReport();
       phase_ = Phase::kStopped;
       return;
     case Phase::kStopped:
@@ -398,9 +418,12 @@ absl::Status Reactor::Verdict() {
         "mode keeps no backups: their messages may be lost"));
   }
   std::vector<std::string> unconfirmed;
-  const ReingestionMetrics& re = reingestion_->metrics();
-  const bool all_reingested = re.jobs_done >= reingest_jobs_ && re.damaged_files == 0 &&
-                              re.unreadable_files == 0 && re.jobs_failed == 0;
+  bool all_reingested = failed_checkpoints_.empty();  // NoRetries: nothing re-ingested.
+  if (reingestion_ != nullptr) {
+    const ReingestionMetrics& re = reingestion_->metrics();
+    all_reingested = re.jobs_done >= reingest_jobs_ && re.damaged_files == 0 &&
+                     re.unreadable_files == 0 && re.jobs_failed == 0;
+  }
   if (!config_.backups.retain_backups) {
     unconfirmed = FilesOfStream(config_.backups.backup_dir, config_.stream_id);
   } else if (aborting_ || !all_reingested) {
@@ -415,8 +438,25 @@ absl::Status Reactor::Verdict() {
   }
   if (unconfirmed.empty()) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
-      unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept "
-      "for re-ingestion: ", absl::StrJoin(unconfirmed, ", ")));
+      unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept ",
+      config_.no_retries ? "(NoRetries: not re-ingested): " : "for re-ingestion: ",
+      absl::StrJoin(unconfirmed, ", ")));
+}
+
+FinishReport Reactor::BuildReport() const {
+  OutcomeLedger::Inputs inputs;
+  inputs.messages_sent = moved_;
+  if (backup_ != nullptr) {
+    inputs.durable_messages = backup_->durable_messages();
+    inputs.unconfirmed_files =
+        UnconfirmedFilesOfStream(config_.backups.backup_dir, config_.stream_id);
+  }
+  inputs.reingests = reingestion_ != nullptr;
+  FinishReport report = outcomes_.Report(inputs);
+  if (!recovery_files_.empty()) {
+    report.leftover_files = LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
+  }
+  return report;
 }
 
 absl::Status Reactor::Flush(absl::Duration timeout) {
@@ -558,8 +598,12 @@ uint64_t Reactor::UnprotectedMessages() const {
 }
 
 absl::Status Reactor::Finish(absl::Duration timeout) {
+  return FinishWithReport(timeout).status;
+}
+
+FinishReport Reactor::FinishWithReport(absl::Duration timeout) {
   std::lock_guard<std::mutex> finish_lock(finish_mu_);
-  if (finished_) return finish_result_;
+  if (finished_) return finish_report_;
   finish_requested_ = true;
   wakeup_->Notify();
   {
@@ -579,7 +623,9 @@ absl::Status Reactor::Finish(absl::Duration timeout) {
         absl::StrCat("Finish gave up after ", absl::FormatDuration(timeout),
                      "; unconfirmed data stays in the backup files"));
   }
-  return finish_result_;
+  finish_report_ = report_;
+  finish_report_.status = finish_result_;
+  return finish_report_;
 }
 
 void Reactor::PublishMetrics() {

@@ -37,6 +37,7 @@
 #include "engine/backup_manager.h"
 #include "engine/completion_queue_poller.h"
 #include "engine/control_message.h"
+#include "engine/finish_report.h"
 #include "engine/ingestion_task.h"
 #include "engine/memory_backup.h"
 #include "engine/message_queue.h"
@@ -59,6 +60,8 @@ struct ReactorConfig {
   ReingestionOptions reingestion;
   size_t data_capacity = 10240;
   size_t control_capacity = 1024;
+  // SiftStreamBuilder::NoRetries(): no re-ingestion task and no start-up recovery.
+  bool no_retries = false;
 };
 
 class Reactor {
@@ -70,12 +73,16 @@ class Reactor {
 
   // Any thread. See MessageQueue::Push.
   absl::Status Push(std::string& serialized_message);
+  // Any thread. See MessageQueue::TryPush: never waits for the queue's lock.
+  absl::Status TryPush(std::string& serialized_message);
 
   // Any thread, any number of times; see SiftStream::Flush.
   absl::Status Flush(absl::Duration timeout);
 
   // Any thread, once; later calls return the first result.
   absl::Status Finish(absl::Duration timeout);
+  // Finish(), with what it can prove (engine/finish_report.h); report.status is Finish's.
+  FinishReport FinishWithReport(absl::Duration timeout);
 
   SiftStreamMetrics Metrics() const;
   // Any thread; see SiftStream::RecentCheckpoints.
@@ -127,6 +134,7 @@ class Reactor {
   bool TasksQuiescent() const;
   void PublishMetrics();
   absl::Status Verdict();
+  FinishReport BuildReport() const;
 
   // Memory backups (reactor_memory.cc).
   void BuildMemoryBackup();
@@ -179,6 +187,7 @@ class Reactor {
   std::deque<std::pair<uint64_t, uint64_t>> checkpoint_ends_;  // {checkpoint, end}
   uint64_t pruned_end_ = 0;
   std::vector<uint64_t> failed_checkpoints_;
+  OutcomeLedger outcomes_;  // What FinishWithReport says.
   // Messages neither durable on disk nor acknowledged by Sift (only after a backup failure).
   uint64_t UnprotectedMessages() const;
   // Memory backups: the ring is full (Push refuses at once), how often it filled, and
@@ -203,6 +212,7 @@ class Reactor {
   std::condition_variable stop_cv_;
   bool stopped_ = false;  // Guarded by stop_mu_.
   absl::Status verdict_;  // Written by the reactor before stopped_ is set.
+  FinishReport report_;   // Likewise.
 
   mutable std::mutex metrics_mu_;
   SiftStreamMetrics metrics_;  // Guarded by metrics_mu_.
@@ -220,6 +230,7 @@ class Reactor {
   std::mutex finish_mu_;
   bool finished_ = false;  // Guarded by finish_mu_.
   absl::Status finish_result_;  // Guarded by finish_mu_.
+  FinishReport finish_report_;  // Guarded by finish_mu_.
 };
 
 }  // namespace sift_stream::engine

@@ -92,6 +92,11 @@ SiftStreamBuilder& SiftStreamBuilder::DataCapacity(size_t messages) {
   return *this;
 }
 
+SiftStreamBuilder& SiftStreamBuilder::NoRetries() {
+  no_retries_ = true;
+  return *this;
+}
+
 SiftStreamBuilder& SiftStreamBuilder::ControlCapacity(size_t messages) {
   control_capacity_ = messages;
   return *this;
@@ -125,6 +130,11 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (memory_.has_value() && !in_memory) {
     return absl::InvalidArgumentError(
         "MemoryBackups() needs Mode(StreamMode::kLiveWithMemoryBackups)");
+  }
+  if (in_memory && no_retries_) {
+    return absl::InvalidArgumentError(
+        "NoRetries() keeps failed checkpoints in backup files for the caller, and memory "
+        "backups have none: use Backups() with a backup_dir, or drop NoRetries()");
   }
   const MemoryBackupPolicy memory = memory_.value_or(MemoryBackupPolicy());
   // Framed, with a chunk header each: a ring that cannot hold two such messages would refuse
@@ -191,6 +201,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.reingestion.max_messages_per_second = reingest_rate_limit_;
   reactor.data_capacity = data_capacity_;
   reactor.control_capacity = control_capacity_;
+  reactor.no_retries = no_retries_;
 
   SiftStream::Calls calls{channel, setup_options, config_.client_key, config_.organization_id};
   std::unique_ptr<SiftStream> stream(new SiftStream(
@@ -253,6 +264,19 @@ absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamReques
   return Enqueue(request);
 }
 
+absl::Status SiftStream::TrySend(sift::ingest::v1::IngestWithConfigDataStreamRequest& request) {
+  // No auto-registration here: registering is a call to Sift, and TrySend never waits.
+  if (absl::Status complete = state_->ForThisThread().Complete(&request); !complete.ok()) {
+    return complete;
+  }
+  thread_local std::string buffer;
+  const size_t size = request.ByteSizeLong();
+  if (size > max_message_bytes_) return TooLarge(size);
+  buffer.resize(size);
+  request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(buffer.data()));
+  return EnqueueSerialized(buffer, /*wait_for_lock=*/false);
+}
+
 absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
   const engine::StreamState::Snapshot state = state_->Load();
   const auto* config = state.builder->Find(flow);
@@ -264,10 +288,10 @@ absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
                     state.generation);
 }
 
-absl::Status SiftStream::EnqueueSerialized(std::string& bytes) {
+absl::Status SiftStream::EnqueueSerialized(std::string& bytes, bool wait_for_lock) {
   const size_t size = bytes.size();
   if (size > max_message_bytes_) return TooLarge(size);
-  absl::Status pushed = reactor_->Push(bytes);
+  absl::Status pushed = wait_for_lock ? reactor_->Push(bytes) : reactor_->TryPush(bytes);
   if (!pushed.ok()) {
     if (absl::IsResourceExhausted(pushed)) refused_.fetch_add(1, std::memory_order_relaxed);
     return pushed;
@@ -299,6 +323,10 @@ absl::Status SiftStream::Flush(absl::Duration timeout) { return reactor_->Flush(
 absl::Status SiftStream::Finish(absl::Duration timeout) {
   finished_.store(true);
   return reactor_->Finish(timeout);
+}
+
+FinishReport SiftStream::FinishWithReport(absl::Duration timeout) {
+  return reactor_->FinishWithReport(timeout);
 }
 
 std::vector<CheckpointOutcome> SiftStream::RecentCheckpoints() const {

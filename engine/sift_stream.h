@@ -25,10 +25,10 @@
 //   (*stream)->Send("imu", absl::Now(), {ChannelValue::Double(ax), ChannelValue::Double(ay)});
 //   absl::Status unconfirmed = (*stream)->Finish(absl::Seconds(30));
 //
-// Threads: Send() may be called from any number of threads at once; every call must have
-// returned before the stream is destroyed. AttachRun(), DetachRun() and AddFlows() too, from
-// any thread, while others Send (see "Changing course" below). One reactor thread, owned
-// by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
+// Threads: Send() and TrySend() may be called from any number of threads at once; every call
+// must have returned before the stream is destroyed. AttachRun(), DetachRun() and AddFlows()
+// too, from any thread, while others Send (see "Changing course" below). One reactor thread,
+// owned by the stream, does all the I/O (io_uring for the disk, a gRPC completion queue for the
 // network). Metrics() may be called from any thread. With ServeMetrics(), an embedded HTTP
 // server (CivetWeb, its own threads) serves /metrics (Prometheus) and /status (a page for
 // people) from Metrics(); see docs/operations.md.
@@ -48,6 +48,10 @@
 // by Sift (the backup disk failed, or stayed full past Finish's deadline; with memory
 // backups, whatever Sift had not acknowledged by the deadline). Build() fails with what the
 // set-up calls or the backup directory said.
+// TrySend() refuses as Send() does but never waits and never takes the caller's request;
+// FinishWithReport() says, beside Finish's status, which messages Sift acknowledged and which
+// only the kept backup files hold (with NoRetries(), failed checkpoints are left there rather
+// than re-ingested).
 //
 // Changing course while streaming: AttachRun() puts the stream into a run (a new one, or one
 // found by client_key or id), DetachRun() takes it out, and AddFlows() registers more flows,
@@ -84,6 +88,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "engine/backup_manager.h"
+#include "engine/finish_report.h"
 #include "engine/flow_writer.h"
 #include "engine/memory_backup.h"
 #include "engine/ingestion_task.h"
@@ -123,7 +128,7 @@ enum class StreamMode {
 struct SiftStreamMetrics {
   uint64_t messages_sent = 0;          // Accepted by Send().
   uint64_t bytes_sent = 0;             // Serialized bytes accepted by Send().
-  uint64_t messages_refused = 0;       // Send() returned ResourceExhausted.
+  uint64_t messages_refused = 0;       // Send() or TrySend() returned ResourceExhausted.
   uint64_t messages_written_live = 0;  // Handed to the live gRPC stream.
   uint64_t messages_acknowledged = 0;  // On live streams Sift acknowledged.
   uint64_t messages_dropped_live = 0;  // Dropped from the full live queue (kept on disk).
@@ -222,6 +227,13 @@ class SiftStreamBuilder {
   // Messages waiting for the backup writer (Send fails beyond it) and in the live queue
   // (the oldest is dropped beyond it); the seed's default is 10,240 for both.
   SiftStreamBuilder& DataCapacity(size_t messages);
+  // For callers who keep their own durability books: a checkpoint Sift did not acknowledge
+  // is NOT re-ingested; its backup files stay in backup_dir (deleted only once acknowledged,
+  // as always) and FinishWithReport() names them with their message counts. Start-up recovery
+  // does not run either: files earlier processes left stay as they are. Live streams still
+  // start one per checkpoint (with LiveRetry's backoff after a failure); no message is ever
+  // sent twice by the stream. No effect in live-only or backups-only mode.
+  SiftStreamBuilder& NoRetries();
   // Undelivered control messages the tasks may have queued (default 1,024, as the seed's);
   // exceeding it is a bug in a task and stops the process with a message.
   SiftStreamBuilder& ControlCapacity(size_t messages);
@@ -270,6 +282,7 @@ class SiftStreamBuilder {
   double reingest_rate_limit_ = 0;
   size_t data_capacity_ = 10240;
   size_t control_capacity_ = 1024;
+  bool no_retries_ = false;
   size_t max_message_bytes_ = (4 << 20) - 1024;
   std::optional<SyncPolicy> sync_;
   std::string existing_config_id_;
@@ -294,6 +307,27 @@ class SiftStream {
   // A request built by the caller; ingestion_config_id and run_id are filled in when empty
   // (the run id current when the call starts; none after DetachRun).
   absl::Status Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request);
+
+  // Send() for a producer that must never wait and must keep what was refused (a control
+  // loop, an interrupt-driven reader). It never waits: where Send() would wait for the
+  // queue's lock (microseconds, while another thread holds it) TrySend tries a bounded number
+  // of times and refuses instead; it does no I/O but the eventfd write that wakes the reactor.
+  // `request` is never taken: on OK its serialized bytes were queued and the object is the
+  // caller's to reuse or drop; on any error it is exactly as it was (apart from
+  // ingestion_config_id and run_id, filled in when empty), so the same object can be sent
+  // again later, with TrySend or Send, at no cost of a copy. Errors are Send()'s:
+  // ResourceExhausted when the backup queue is full, busy, or waiting on a full backup disk
+  // (nothing taken, counted in messages_refused; retry later), InvalidArgument,
+  // FailedPrecondition after Finish().
+  //
+  //   // backlog: the caller's std::deque<IngestWithConfigDataStreamRequest>, oldest first.
+  //   backlog.push_back(std::move(request));  // A protobuf move: no copy.
+  //   absl::Status s;
+  //   while (!backlog.empty() && (s = stream->TrySend(backlog.front())).ok()) {
+  //     backlog.pop_front();
+  //   }
+  //   // ResourceExhausted: backlog.front() waits for the next turn. Anything else is final.
+  absl::Status TrySend(sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
 
   // A writer for `flow` that does the flow lookup and shape checks once and encodes each
   // message directly (engine/flow_writer.h): the fast path for high-rate producers. It stamps
@@ -345,6 +379,22 @@ class SiftStream {
   // Calling it again returns the first result.
   absl::Status Finish(absl::Duration timeout);
 
+  // Finish(), and what it can prove (engine/finish_report.h): report.status is what Finish
+  // returns; messages_acknowledged counts the messages Sift acknowledged (live and
+  // re-ingested, each once); `kept` names each checkpoint Sift did not acknowledge whole,
+  // with its backup files and how many of its messages they hold; messages_unprotected
+  // counts those neither acknowledged nor on disk. The counts come from acknowledgements and
+  // the durable prefix on disk, never from inference, so the report may claim less than
+  // happened but never more. With NoRetries() it is the whole story of the stream. Calling
+  // it (or Finish) again returns the first report.
+  //
+  //   FinishReport report = stream->FinishWithReport(absl::Seconds(30));
+  //   books.MarkAcknowledged(report.messages_acknowledged);
+  //   for (const KeptCheckpoint& kept : report.kept) {
+  //     books.OnDiskOnly(kept.files, kept.messages_on_disk);  // Re-send them when you choose.
+  //   }
+  FinishReport FinishWithReport(absl::Duration timeout);
+
   SiftStreamMetrics Metrics() const;
 
   // The last few live checkpoints that streamed messages or failed, oldest first (at most
@@ -377,7 +427,8 @@ class SiftStream {
   absl::Status Enqueue(const sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
   // Takes serialized request bytes (leaving `bytes` holding a recycled buffer on success).
   friend class FlowWriter;
-  absl::Status EnqueueSerialized(std::string& bytes);
+  // `wait_for_lock` false: TrySend's never-waiting push (MessageQueue::TryPush).
+  absl::Status EnqueueSerialized(std::string& bytes, bool wait_for_lock = true);
   absl::Status TooLarge(size_t size) const;
   // For FlowWriter: the state generation, cheap, and the run id with its generation.
   uint64_t state_generation() const;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,6 +112,36 @@ TEST(ConfigurationMd, AttachRunExampleCreatesTheRunAndSendsIntoIt) {
   ASSERT_EQ(runs->runs_size(), 1);
   EXPECT_EQ(runs->runs(0).run_id(), *run);
   EXPECT_EQ(runs->runs(0).name(), "docs run");
+}
+
+// configuration.md, "Never waiting": a producer's backlog of refused requests, drained with
+// TrySend; `backlog`, `request` and `stream` come from its context.
+void TrySendExample(
+    sift_stream::SiftStream* stream,
+    std::deque<sift::ingest::v1::IngestWithConfigDataStreamRequest>& backlog,
+    sift::ingest::v1::IngestWithConfigDataStreamRequest request) {
+#include "docs/snippets/configuration_3.inc"
+}
+
+TEST(ConfigurationMd, TrySendExampleDrainsTheBacklogIntoTheStream) {
+  sift_stream::testing::FakeSiftOptions options;
+  options.api_keys = {kKey};
+  auto sift = sift_stream::testing::FakeSift::Start(options);
+  ASSERT_TRUE(sift.ok()) << sift.status();
+  auto stream = StreamTo((*sift)->address(), kKey, FreshDir("configuration_try_send"));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::deque<sift::ingest::v1::IngestWithConfigDataStreamRequest> backlog;
+  for (int i = 0; i < 3; ++i) {
+    sift::ingest::v1::IngestWithConfigDataStreamRequest request;
+    request.set_flow("imu");
+    request.mutable_timestamp()->set_seconds(1764000000 + i);
+    for (int c = 0; c < 6; ++c) request.add_channel_values()->set_double_(c);
+    request.add_channel_values()->set_bool_(true);
+    TrySendExample(stream->get(), backlog, std::move(request));
+  }
+  EXPECT_TRUE(backlog.empty()) << "an idle stream refused a message";
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+  EXPECT_EQ((*sift)->Stats().ingest.committed_messages, 3);
 }
 
 // The uploader fake_sift.md's test is written for: it streams `count` messages in Start()
