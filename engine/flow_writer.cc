@@ -281,6 +281,10 @@ absl::Status FlowWriter::Send(absl::Time timestamp) {
     Clear();
     return mistake;
   }
+  if (absl::Status full = stream_->RefuseIfFull(); !full.ok()) {
+    Clear();  // As for any refusal by Send: the row is not kept (TrySend keeps it).
+    return full;
+  }
   RefreshRunId();
   EncodeTo(timestamp, &buffer_);
   Clear();
@@ -289,6 +293,7 @@ absl::Status FlowWriter::Send(absl::Time timestamp) {
 
 absl::Status FlowWriter::TrySend(absl::Time timestamp) {
   if (!error_.empty()) return Send(timestamp);  // Cleared and returned, as by Send().
+  RefreshRunId();
   EncodeTo(timestamp, &buffer_);
   absl::Status sent = stream_->EnqueueSerialized(buffer_, /*wait_for_lock=*/false);
   // Only what can never be sent is cleared; a refusal leaves the row for the next try.

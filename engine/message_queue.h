@@ -26,14 +26,18 @@
 #define SIFT_STREAM_ENGINE_MESSAGE_QUEUE_H_
 
 #include <atomic>
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace sift_stream::engine {
 
@@ -68,6 +72,20 @@ class MessageQueue {
   // added to Push()'s ResourceExhausted message. Empty clears it.
   void SetFullReason(std::string reason);
 
+  // A refusal Push() would give right now, found without the lock: OK when there may be room.
+  // Lets a producer skip building and serializing a message that would be refused — a
+  // producer retrying a full queue flat out spends most of its time there otherwise. Counted
+  // in refused() like Push()'s refusals. A stale answer errs either way: a push after OK may
+  // still be refused, and a refusal may come a moment after room appeared (retry, as always).
+  absl::Status RefuseIfFull();
+
+  // Blocks until the queue is at most half full, it closes, or `timeout` passes; true when
+  // there is room. For a producer that outruns the reactor: waiting here costs no CPU, where
+  // retrying a refused Push() spins (and takes a core from the reactor on a small host). The
+  // reactor signals only while someone waits, and only at the half-way mark, so a burst of
+  // pushes follows each wake-up.
+  bool WaitForRoom(absl::Duration timeout);
+
   size_t size() const;
   size_t capacity() const { return slots_.size(); }
   // Pushes refused because the queue was full (or, for TryPush, busy), since construction.
@@ -79,6 +97,8 @@ class MessageQueue {
  private:
   // Push()'s body; mu_ held.
   absl::Status PushLocked(std::string& message);
+  // Rebuilds full_status_ (mu_ held): the refusal is built once, not per refused push.
+  void UpdateFullStatus();
 
   // std::mutex rather than absl::Mutex: ThreadSanitizer intercepts pthread mutexes, while
   // Debian's Abseil is not instrumented, so TSan could not see absl::Mutex hand-offs.
@@ -92,7 +112,14 @@ class MessageQueue {
   uint64_t refused_ = 0;
   uint64_t pushed_ = 0;
   std::string full_reason_;
-  std::atomic<uint64_t> busy_refused_{0};  // TryPush() refusals without the lock.
+  absl::Status full_status_;  // What a push into the full queue returns.
+  std::atomic<uint64_t> busy_refused_{0};  // TryPush() and RefuseIfFull() refusals.
+  // count_ == capacity, as of the last push or pop; read without the lock by RefuseIfFull().
+  std::atomic<bool> full_{false};
+  std::condition_variable room_;  // Signalled at half full while waiters_ > 0, and at Close.
+  std::atomic<int> waiters_{0};
+  // full_status_ for RefuseIfFull(), swapped whole when the reason changes.
+  std::shared_ptr<const absl::Status> full_status_shared_;
 };
 
 }  // namespace sift_stream::engine

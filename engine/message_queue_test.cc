@@ -5,7 +5,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace sift_stream::engine {
@@ -101,6 +104,60 @@ TEST(MessageQueueTest, TryPushProducersLoseNothingAndKeepTheirOwnOrder) {
   for (auto& t : producers) t.join();
   EXPECT_EQ(queue.pushed(), static_cast<uint64_t>(kProducers * kPerProducer));
   EXPECT_EQ(static_cast<int64_t>(queue.refused()), refused.load());
+}
+
+TEST(MessageQueueTest, RefuseIfFullSaysWhatPushWouldOnceFullAndClearsOnPop) {
+  MessageQueue queue(2);
+  EXPECT_TRUE(queue.RefuseIfFull().ok());
+  for (int i = 0; i < 2; ++i) {
+    std::string m = "m";
+    ASSERT_TRUE(queue.Push(m).ok());
+  }
+  std::string third = "third";
+  const absl::Status pushed = queue.Push(third);
+  const absl::Status early = queue.RefuseIfFull();
+  EXPECT_TRUE(absl::IsResourceExhausted(early)) << early;
+  EXPECT_EQ(early, pushed);
+  queue.SetFullReason("the backup disk is full");
+  EXPECT_TRUE(absl::StrContains(queue.RefuseIfFull().message(), "the backup disk is full"));
+  EXPECT_EQ(queue.refused(), 3u);
+  std::vector<std::string> batch;
+  ASSERT_EQ(queue.PopBatch(batch, 1), 1u);
+  EXPECT_TRUE(queue.RefuseIfFull().ok());
+}
+
+TEST(MessageQueueTest, WaitForRoomSleepsUntilTheQueueIsHalfEmpty) {
+  MessageQueue queue(8);
+  for (int i = 0; i < 8; ++i) {
+    std::string m = "m";
+    ASSERT_TRUE(queue.Push(m).ok());
+  }
+  const absl::Time start = absl::Now();
+  EXPECT_FALSE(queue.WaitForRoom(absl::Milliseconds(50)));  // Nobody pops: times out.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(45));
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    EXPECT_TRUE(queue.WaitForRoom(absl::Seconds(30)));
+    woke = true;
+  });
+  std::vector<std::string> batch;
+  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_EQ(queue.PopBatch(batch, 2), 2u);  // 6 of 8: still more than half full.
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(woke.load());
+  ASSERT_EQ(queue.PopBatch(batch, 2), 2u);  // 4 of 8: the waiter goes.
+  waiter.join();
+  EXPECT_TRUE(woke.load());
+  for (int i = 0; i < 4; ++i) {
+    std::string m = "m";
+    ASSERT_TRUE(queue.Push(m).ok());
+  }
+  std::thread closed_waiter([&] {
+    EXPECT_FALSE(queue.WaitForRoom(absl::Seconds(30)));  // Close ends the wait: no room.
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  queue.Close();
+  closed_waiter.join();
 }
 
 TEST(MessageQueueTest, ClosedQueueRefusesPushesButDrains) {

@@ -152,6 +152,22 @@ absl::Status Reactor::Push(std::string& serialized_message) {
   return pushed;
 }
 
+absl::Status Reactor::RefuseIfFull() {
+  if (memory_full_.load(std::memory_order_acquire)) {
+    return absl::ResourceExhaustedError(memory_full_error_);
+  }
+  return queue_.RefuseIfFull();
+}
+
+bool Reactor::WaitForRoom(absl::Duration timeout) {
+  if (memory_full_.load(std::memory_order_acquire)) {
+    // Room in the ring comes with Sift's acknowledgements: nothing to wait on but time.
+    absl::SleepFor(std::min(timeout, absl::Milliseconds(1)));
+    return !memory_full_.load(std::memory_order_acquire);
+  }
+  return queue_.WaitForRoom(timeout);
+}
+
 absl::Status Reactor::TryPush(std::string& serialized_message) {
   if (memory_full_.load(std::memory_order_acquire)) {
     return absl::ResourceExhaustedError(memory_full_error_);

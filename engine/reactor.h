@@ -74,6 +74,11 @@ class Reactor {
   // Any thread. See MessageQueue::Push.
   absl::Status Push(std::string& serialized_message);
   // Any thread. See MessageQueue::TryPush: never waits for the queue's lock.
+  // The refusal Push() would give now (full queue or memory backup), without the queue's
+  // lock: OK when there may be room. See MessageQueue::RefuseIfFull().
+  absl::Status RefuseIfFull();
+  // SiftStream::WaitForRoom.
+  bool WaitForRoom(absl::Duration timeout);
   absl::Status TryPush(std::string& serialized_message);
 
   // Any thread, any number of times; see SiftStream::Flush.

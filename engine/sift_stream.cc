@@ -241,6 +241,8 @@ absl::Status SiftStream::Send(absl::string_view flow, absl::Time timestamp,
     absl::Status registered = RegisterInferred(engine::InferFlow(flow, values));
     if (!registered.ok()) return registered;
   }
+  // A producer retrying a full queue should not pay for building what would be refused.
+  if (absl::Status full = RefuseIfFull(); !full.ok()) return full;
   // One snapshot per message: its run id and flows are consistent with each other.
   const engine::RequestBuilder& requests = state_->ForThisThread();
   if (absl::Status built = requests.Build(flow, timestamp, values, &request); !built.ok()) {
@@ -309,6 +311,14 @@ absl::Status SiftStream::Enqueue(const sift::ingest::v1::IngestWithConfigDataStr
   buffer.resize(size);
   request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(buffer.data()));
   return EnqueueSerialized(buffer);
+}
+
+bool SiftStream::WaitForRoom(absl::Duration timeout) { return reactor_->WaitForRoom(timeout); }
+
+absl::Status SiftStream::RefuseIfFull() {
+  absl::Status full = reactor_->RefuseIfFull();
+  if (!full.ok()) refused_.fetch_add(1, std::memory_order_relaxed);
+  return full;
 }
 
 absl::Status SiftStream::TooLarge(size_t size) const {

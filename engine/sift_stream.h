@@ -329,6 +329,19 @@ class SiftStream {
   //   // ResourceExhausted: backlog.front() waits for the next turn. Anything else is final.
   absl::Status TrySend(sift::ingest::v1::IngestWithConfigDataStreamRequest& request);
 
+  // For a producer whose Send() was refused with ResourceExhausted: blocks until the send
+  // queue has room again (it is at most half full), the stream stops taking messages, or
+  // `timeout` passes; true when there is room. Waiting here costs no CPU, where retrying at
+  // once spins — on a small host, on the core the reactor needs to make room. With a full
+  // memory backup it waits at most a millisecond (room comes with Sift's acknowledgements).
+  // Any thread.
+  //
+  //   absl::Status s;
+  //   while (absl::IsResourceExhausted(s = stream->Send(flow, t, values))) {
+  //     stream->WaitForRoom(absl::Milliseconds(100));
+  //   }
+  bool WaitForRoom(absl::Duration timeout);
+
   // A writer for `flow` that does the flow lookup and shape checks once and encodes each
   // message directly (engine/flow_writer.h): the fast path for high-rate producers. It stamps
   // the run current at each of its Send()s, as Send() does. NotFound for a flow the stream
@@ -430,6 +443,8 @@ class SiftStream {
   // `wait_for_lock` false: TrySend's never-waiting push (MessageQueue::TryPush).
   absl::Status EnqueueSerialized(std::string& bytes, bool wait_for_lock = true);
   absl::Status TooLarge(size_t size) const;
+  // Reactor::RefuseIfFull, counted in messages_refused.
+  absl::Status RefuseIfFull();
   // For FlowWriter: the state generation, cheap, and the run id with its generation.
   uint64_t state_generation() const;
   std::string CurrentRunId(uint64_t* generation) const;

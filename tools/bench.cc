@@ -284,7 +284,7 @@ absl::Status Produce(SiftStream& stream, int p, absl::Time start, FlushStats* fl
                                              ? SendRow(*writer, start + absl::Microseconds(i), i)
                                              : stream.Send("bench", start + absl::Microseconds(i),
                                                            values))) {
-      std::this_thread::yield();
+      stream.WaitForRoom(absl::Milliseconds(100));  // What we tell users to do.
     }
     if (timed) own->send_latencies_us.push_back((MonotonicNs() - send_started) / 1e3);
     if (!s.ok()) return s;
