@@ -114,13 +114,48 @@ TEST(ConfigurationMd, AttachRunExampleCreatesTheRunAndSendsIntoIt) {
   EXPECT_EQ(runs->runs(0).name(), "docs run");
 }
 
+// configuration.md, "A producer faster than the stream": `stream`, `t` and `values`.
+absl::Status WaitForRoomExample(sift_stream::SiftStream* stream, absl::Time t,
+                                absl::Span<const sift_stream::ChannelValue> values) {
+#include "docs/snippets/configuration_3.inc"
+  return s;
+}
+
+TEST(ConfigurationMd, WaitForRoomExampleSendsEverythingThroughATinyQueue) {
+  sift_stream::testing::FakeSiftOptions options;
+  options.api_keys = {kKey};
+  auto sift = sift_stream::testing::FakeSift::Start(options);
+  ASSERT_TRUE(sift.ok()) << sift.status();
+  sift_stream::IngestionConfigSpec config;
+  config.asset_name = "docs-rig";
+  config.client_key = "docs-rig-v1";
+  config.flows = {ImuFlow()};
+  sift_stream::DiskBackupPolicy backups;
+  backups.backup_dir = FreshDir("wait_for_room");
+  auto stream = sift_stream::SiftStreamBuilder()
+                    .Uri((*sift)->address()).ApiKey(kKey).Tls(false)
+                    .IngestionConfig(config).Backups(backups)
+                    .DataCapacity(8)  // Full all the time: the example must wait.
+                    .Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::vector<sift_stream::ChannelValue> values(6, sift_stream::ChannelValue::Double(0.5));
+  values.push_back(sift_stream::ChannelValue::Bool(true));
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(WaitForRoomExample(stream->get(), start + absl::Microseconds(i), values).ok());
+  }
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+  EXPECT_EQ((*sift)->Stats().ingest.committed_messages, 5000);
+  EXPECT_GT((*stream)->Metrics().messages_refused, 0u) << "the queue never filled";
+}
+
 // configuration.md, "Never waiting": a producer's backlog of refused requests, drained with
 // TrySend; `backlog`, `request` and `stream` come from its context.
 void TrySendExample(
     sift_stream::SiftStream* stream,
     std::deque<sift::ingest::v1::IngestWithConfigDataStreamRequest>& backlog,
     sift::ingest::v1::IngestWithConfigDataStreamRequest request) {
-#include "docs/snippets/configuration_3.inc"
+#include "docs/snippets/configuration_4.inc"
 }
 
 TEST(ConfigurationMd, TrySendExampleDrainsTheBacklogIntoTheStream) {
