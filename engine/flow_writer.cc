@@ -13,6 +13,9 @@ namespace {
 using sift::common::type::v1::ChannelDataType;
 
 // Wire types of the protobuf encoding.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "EncodeTo copies doubles and floats as the wire's little-endian bytes");
+
 constexpr uint32_t kVarint = 0;
 constexpr uint32_t k64Bit = 1;
 constexpr uint32_t kLengthDelimited = 2;
@@ -27,6 +30,20 @@ size_t VarintSize(uint64_t value) {
   return size;
 }
 
+// The most bytes a varint takes, and one channel value's frame takes beyond its text: the
+// value tag, a length of up to 5 bytes, the oneof tag, a 10-byte varint or a 5-byte length.
+constexpr size_t kMaxVarint = 10;
+constexpr size_t kMaxSlotFrame = 1 + 5 + 1 + kMaxVarint;
+
+char* WriteVarint(uint64_t value, char* p) {
+  while (value >= 0x80) {
+    *p++ = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  *p++ = static_cast<char>(value);
+  return p;
+}
+
 void PutVarint(uint64_t value, std::string* out) {
   while (value >= 0x80) {
     out->push_back(static_cast<char>(value | 0x80));
@@ -37,10 +54,6 @@ void PutVarint(uint64_t value, std::string* out) {
 
 void PutTag(uint32_t field, uint32_t wire_type, std::string* out) {
   PutVarint((field << 3) | wire_type, out);
-}
-
-void PutFixed(uint64_t bits, size_t bytes, std::string* out) {
-  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>(bits >> (8 * i)));
 }
 
 void PutBytesField(uint32_t field, absl::string_view bytes, std::string* out) {
@@ -200,64 +213,73 @@ void FlowWriter::Clear() {
 }
 
 // Field order and encodings as protobuf's serializer writes them, so the bytes are the same.
+// Writes through a raw pointer into room made up front: per-byte push_back (a capacity check
+// each) was most of the cost for wide messages (docs/performance.md, finding 6).
 void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
-  out->clear();
-  out->append(prefix_);
+  size_t room = prefix_.size() + suffix_.size() + 2 + 2 * (1 + kMaxVarint);
+  for (const Slot& slot : slots_) room += kMaxSlotFrame + slot.text.size();
+  out->resize(room);  // Within the recycled capacity once warm: no allocation.
+  char* const begin = out->data();
+  char* p = begin;
+  std::memcpy(p, prefix_.data(), prefix_.size());
+  p += prefix_.size();
   const int64_t nanos = absl::ToUnixNanos(timestamp);
   const int64_t seconds = nanos >= 0 ? nanos / 1000000000 : (nanos - 999999999) / 1000000000;
   const int32_t subsecond = static_cast<int32_t>(nanos - seconds * 1000000000);
   size_t timestamp_size = 0;
   if (seconds != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(seconds));
   if (subsecond != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(subsecond));
-  PutTag(3, kLengthDelimited, out);
-  PutVarint(timestamp_size, out);
+  *p++ = static_cast<char>((3 << 3) | kLengthDelimited);
+  p = WriteVarint(timestamp_size, p);
   if (seconds != 0) {
-    PutTag(1, kVarint, out);
-    PutVarint(static_cast<uint64_t>(seconds), out);
+    *p++ = static_cast<char>((1 << 3) | kVarint);
+    p = WriteVarint(static_cast<uint64_t>(seconds), p);
   }
   if (subsecond != 0) {
-    PutTag(2, kVarint, out);
-    PutVarint(static_cast<uint64_t>(subsecond), out);
+    *p++ = static_cast<char>((2 << 3) | kVarint);
+    p = WriteVarint(static_cast<uint64_t>(subsecond), p);
   }
+  constexpr char kValueTag = static_cast<char>((4 << 3) | kLengthDelimited);
   for (const Slot& slot : slots_) {
-    const uint32_t field = static_cast<uint32_t>(slot.set);
-    PutTag(4, kLengthDelimited, out);
+    const uint32_t field = static_cast<uint32_t>(slot.set);  // < 16: a one-byte tag.
+    *p++ = kValueTag;
     switch (slot.set) {
-      case Kind::kDouble: {
-        uint64_t bits;
-        std::memcpy(&bits, &slot.f64, sizeof(bits));
-        out->push_back(9);
-        PutTag(field, k64Bit, out);
-        PutFixed(bits, 8, out);
+      case Kind::kDouble:
+        *p++ = 9;
+        *p++ = static_cast<char>((field << 3) | k64Bit);
+        std::memcpy(p, &slot.f64, 8);  // Little-endian, as the wire format (x86-64, arm64).
+        p += 8;
         break;
-      }
-      case Kind::kFloat: {
-        uint32_t bits;
-        std::memcpy(&bits, &slot.f32, sizeof(bits));
-        out->push_back(5);
-        PutTag(field, k32Bit, out);
-        PutFixed(bits, 4, out);
+      case Kind::kFloat:
+        *p++ = 5;
+        *p++ = static_cast<char>((field << 3) | k32Bit);
+        std::memcpy(p, &slot.f32, 4);
+        p += 4;
         break;
-      }
       case Kind::kString:
       case Kind::kBitField:
       case Kind::kBytes:
-        PutVarint(1 + VarintSize(slot.text.size()) + slot.text.size(), out);
-        PutBytesField(field, slot.text, out);
+        p = WriteVarint(1 + VarintSize(slot.text.size()) + slot.text.size(), p);
+        *p++ = static_cast<char>((field << 3) | kLengthDelimited);
+        p = WriteVarint(slot.text.size(), p);
+        std::memcpy(p, slot.text.data(), slot.text.size());
+        p += slot.text.size();
         break;
       case Kind::kEmpty:
-        out->push_back(2);
-        PutTag(field, kLengthDelimited, out);
-        out->push_back(0);
+        *p++ = 2;
+        *p++ = static_cast<char>((field << 3) | kLengthDelimited);
+        *p++ = 0;
         break;
       default:  // Every varint kind: bool, the integers, enum.
-        PutVarint(1 + VarintSize(slot.u64), out);
-        PutTag(field, kVarint, out);
-        PutVarint(slot.u64, out);
+        *p++ = static_cast<char>(1 + VarintSize(slot.u64));
+        *p++ = static_cast<char>((field << 3) | kVarint);
+        p = WriteVarint(slot.u64, p);
         break;
     }
   }
-  out->append(suffix_);
+  std::memcpy(p, suffix_.data(), suffix_.size());
+  p += suffix_.size();
+  out->resize(static_cast<size_t>(p - begin));
 }
 
 void FlowWriter::RefreshRunId() const {
