@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <glog/logging.h>
-#include <time.h>
 
 #include <cstdlib>
 
@@ -37,20 +36,11 @@ std::vector<std::string> FilesOfStream(const std::string& dir, const std::string
   return files;
 }
 
-// CPU time of the calling thread; the reactor reports its own so that benchmarks can split
-// a process's CPU between producers and the reactor.
-uint64_t ThreadCpuNs() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
-}
+}  // namespace
 
-// condition_variable::wait_for adds the timeout to now(): an infinite one would overflow.
-std::chrono::microseconds ChronoTimeout(absl::Duration timeout) {
+std::chrono::microseconds Reactor::ChronoTimeout(absl::Duration timeout) {
   return absl::ToChronoMicroseconds(std::min(timeout, absl::Hours(24 * 365)));
 }
-
-}  // namespace
 
 Reactor::Reactor(ReactorConfig config)
     : config_(std::move(config)),
@@ -475,128 +465,6 @@ FinishReport Reactor::BuildReport() const {
   return report;
 }
 
-absl::Status Reactor::Flush(absl::Duration timeout) {
-  FlushRequest request;
-  request.target = queue_.pushed();
-  std::unique_lock<std::mutex> lock(flush_mu_);
-  if (flushes_closed_) {  // The reactor stopped: nobody would serve the request.
-    if (confirmed_at_stop_ >= request.target) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the stream stopped with ", request.target - confirmed_at_stop_,
-        " messages sent before Flush unconfirmed; Finish's result says what is kept"));
-  }
-  flushes_.push_back(&request);
-  flushes_waiting_.fetch_add(1, std::memory_order_release);
-  wakeup_->Notify();
-  const bool done = flush_cv_.wait_for(lock, ChronoTimeout(timeout),
-                                       [&] { return request.done; });
-  flushes_.erase(std::find(flushes_.begin(), flushes_.end(), &request));
-  flushes_waiting_.fetch_sub(1, std::memory_order_release);
-  if (done) return request.result;
-  return absl::DeadlineExceededError(absl::StrCat(
-      "Flush gave up after ", absl::FormatDuration(timeout), ": the ", request.target,
-      " messages sent before it are not all confirmed yet (the backup disk or Sift is slow)"));
-}
-
-// Every turn while a Flush() waits, and once more when the reactor stops (then every request
-// gets its answer).
-void Reactor::ServeFlushes(bool stopped) {
-  if (stopped) {
-    std::lock_guard<std::mutex> lock(flush_mu_);
-    flushes_closed_ = true;
-    if (backup_ != nullptr) {
-      confirmed_at_stop_ = backup_->durable_messages();
-    } else if (memory_ != nullptr) {
-      if (MemoryMessagesLost() == 0 && memory_->accounts().messages_held() == 0) {
-        confirmed_at_stop_ = moved_;  // Every message Sift was given, it acknowledged.
-      }
-    } else if (first_failed_checkpoint_ == 0) {
-      confirmed_at_stop_ = moved_;  // Live-only, and every checkpoint was acknowledged.
-    }
-  }
-  if (flushes_waiting_.load(std::memory_order_acquire) == 0) return;
-  std::lock_guard<std::mutex> lock(flush_mu_);
-  bool answered = false;
-  for (FlushRequest* request : flushes_) {
-    if (request->done) continue;
-    std::optional<absl::Status> result =
-        backup_ != nullptr   ? FlushToDisk(*request, stopped)
-        : memory_ != nullptr ? FlushFromMemory(*request, stopped)
-                             : FlushToSift(*request, stopped);
-    if (!result.has_value()) continue;
-    request->done = true;
-    request->result = *std::move(result);
-    answered = true;
-  }
-  if (!answered) return;
-  PublishMetrics();  // So that Metrics() after Flush() shows what Flush confirmed.
-  flush_cv_.notify_all();
-}
-
-// With backups, a message is confirmed once it is durable on disk: appended messages become
-// durable in order (BackupManager::durable_messages), and one Sync() covers all appended so far.
-std::optional<absl::Status> Reactor::FlushToDisk(FlushRequest& request, bool stopped) {
-  if (backup_->durable_messages() >= request.target) return absl::OkStatus();
-  if (!backup_failure_.ok() || !backup_->status().ok()) {
-    const absl::Status& failure = backup_failure_.ok() ? backup_->status() : backup_failure_;
-    return absl::DataLossError(absl::StrCat(
-        "Flush cannot confirm: the backup disk failed (", failure.message(), ") with ",
-        request.target - backup_->durable_messages(), " of the ", request.target,
-        " messages sent before Flush not yet durable"));
-  }
-  if (stopped) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the stream stopped with ", request.target - backup_->durable_messages(),
-        " messages sent before Flush not durable; Finish's result says what is unconfirmed"));
-  }
-  if (backup_->messages_appended() >= request.target &&
-      sync_issued_through_ < request.target) {
-    sync_issued_through_ = backup_->messages_appended();
-    backup_->Sync();
-  }
-  return std::nullopt;
-}
-
-// Live-only: nothing is on disk, so a message is confirmed once Sift acknowledged its
-// checkpoint; the request ends the open checkpoint once its messages are all in it.
-std::optional<absl::Status> Reactor::FlushToSift(FlushRequest& request, bool stopped) {
-  if (request.live_checkpoint == 0) {
-    if (moved_ < request.target && !stopped) return std::nullopt;
-    request.live_checkpoint = ingestion_->current_checkpoint();
-    if (phase_ == Phase::kRunning && !aborting_) ingestion_->EndCheckpoint();
-  }
-  if (first_failed_checkpoint_ != 0 && first_failed_checkpoint_ <= request.live_checkpoint) {
-    return absl::DataLossError(absl::StrCat(
-        "Sift did not acknowledge checkpoint ", first_failed_checkpoint_,
-        " and live-only mode keeps no backups: messages sent before Flush may be lost"));
-  }
-  if (live_resolved_through_ >= request.live_checkpoint) return absl::OkStatus();
-  if (stopped) {
-    return absl::FailedPreconditionError(
-        "the stream stopped before Sift acknowledged the messages sent before Flush");
-  }
-  return std::nullopt;
-}
-
-// Data that became unsynced is synced within one interval; an idle stream costs nothing.
-absl::Duration Reactor::SyncOnInterval() {
-  if (backup_ == nullptr || config_.backups.sync.kind != SyncPolicy::Kind::kInterval) {
-    return absl::InfiniteDuration();
-  }
-  if (backup_->durable_messages() == backup_->messages_appended()) {
-    next_interval_sync_ = absl::InfiniteFuture();  // Nothing to sync: nothing scheduled.
-    return absl::InfiniteDuration();
-  }
-  const absl::Time now = absl::Now();
-  if (next_interval_sync_ == absl::InfiniteFuture()) {
-    next_interval_sync_ = now + config_.backups.sync.interval;
-  }
-  if (now < next_interval_sync_) return next_interval_sync_ - now;
-  backup_->Sync();
-  next_interval_sync_ = now + config_.backups.sync.interval;
-  return config_.backups.sync.interval;
-}
-
 uint64_t Reactor::UnprotectedMessages() const {
   const uint64_t durable = backup_ != nullptr ? backup_->durable_messages() : 0;
   if (ingestion_ == nullptr) return moved_ - durable;  // Nothing else protects them.
@@ -642,76 +510,6 @@ FinishReport Reactor::FinishWithReport(absl::Duration timeout) {
   finish_report_ = report_;
   finish_report_.status = finish_result_;
   return finish_report_;
-}
-
-void Reactor::PublishMetrics() {
-  metrics_published_ = absl::Now();
-  std::lock_guard<std::mutex> lock(metrics_mu_);
-  SiftStreamMetrics& m = metrics_;
-  if (ingestion_ != nullptr) {
-    const IngestionMetrics& live = ingestion_->metrics();
-    m.messages_written_live = live.messages_written;
-    m.messages_acknowledged = live.messages_acknowledged;
-    m.messages_dropped_live = live.dropped_live;
-    m.checkpoints_ok = live.checkpoints_ok;
-    m.checkpoints_failed = live.checkpoints_failed;
-    m.last_checkpoint_duration = live.last_checkpoint_duration;
-    m.live_streams_failed = live.streams_failed;
-    m.ack_timeouts = live.ack_timeouts;
-    m.retries = live.retries;
-    m.current_backoff = live.current_backoff;
-    m.live_queue_depth = ingestion_->live_depth();
-    if (ingestion_->checkpoints_recorded() != checkpoints_copied_) {
-      checkpoints_copied_ = ingestion_->checkpoints_recorded();
-      checkpoints_.assign(ingestion_->recent_checkpoints().begin(),
-                          ingestion_->recent_checkpoints().end());
-    }
-  }
-  if (backup_ != nullptr) {
-    const BackupMetrics backup = backup_->metrics();
-    m.messages_backed_up = backup.messages_backed_up;
-    m.bytes_backed_up = backup.bytes_backed_up;
-    m.backup_files_created = backup.files_created;
-    m.backup_files_deleted = backup.files_deleted;
-    m.backup_rotations = backup.rotations;
-    m.messages_durable = backup_->durable_messages();
-    m.backup_files_buffered = backup.files_buffered;
-    m.backup_disk_full = backup_stalled_;
-    m.backup_disk_full_stalls = backup_stalls_;
-  }
-  if (memory_ != nullptr) {
-    const MemoryBackupMetrics memory = memory_->metrics();
-    m.messages_backed_up = memory.messages_backed_up;
-    m.bytes_backed_up = memory.bytes_backed_up;
-    m.memory_backup_bytes = memory.bytes_held;
-    m.memory_backup_messages = memory.messages_held;
-    m.memory_backup_full = memory_stalled_;
-    m.memory_backup_full_stalls = memory_full_stalls_;
-    m.memory_backup_messages_lost = MemoryMessagesLost();
-  }
-  if (reingestion_ != nullptr) {
-    const ReingestionMetrics& re = reingestion_->metrics();
-    m.messages_reingested = re.messages_reingested;
-    m.backup_files_recovered = re.files_recovered;
-    m.messages_recovered = re.messages_recovered;
-    m.recovery_files_found = recovery_files_.size();
-    m.reingest_jobs_done = re.jobs_done;
-    m.reingest_jobs_failed = re.jobs_failed;
-  }
-  m.send_queue_depth = queue_.size() + (batch_size_ - batch_next_);
-  m.errors = error_signals_;
-  m.last_error = last_error_;
-  m.reactor_cpu_ns = ThreadCpuNs();  // PublishMetrics runs on the reactor thread only.
-}
-
-SiftStreamMetrics Reactor::Metrics() const {
-  std::lock_guard<std::mutex> lock(metrics_mu_);
-  return metrics_;
-}
-
-std::vector<CheckpointOutcome> Reactor::RecentCheckpoints() const {
-  std::lock_guard<std::mutex> lock(metrics_mu_);
-  return checkpoints_;
 }
 
 }  // namespace sift_stream::engine

@@ -23,6 +23,7 @@
 #include <grpcpp/channel.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -133,6 +134,8 @@ class Reactor {
   // failed one (found by a write, a sync or a completion) stops Send.
   void WatchBackup();
   void Sleep(absl::Duration wait, bool backup_ready);
+  // condition_variable::wait_for adds the timeout to now(): an infinite one would overflow.
+  static std::chrono::microseconds ChronoTimeout(absl::Duration timeout);
   void OnControl(const ControlMessage& message);
   void OnWake(io::Completion& completion);
   [[noreturn]] static void Fatal(const absl::Status& status);
