@@ -252,7 +252,9 @@ TEST_F(BackupManagerTest, FullDiskStallsNamingTheFileResumesWithSpaceAndFailsOnl
   // Full again, and this time given up (a deadline ran out): then, and only then, it fails.
   while (manager->stall().ok()) {
     absl::Status s = manager->Append(block);
-    if (absl::IsUnavailable(s)) ASSERT_TRUE(ring_->RunOnce(absl::Milliseconds(20)).ok());
+    if (absl::IsUnavailable(s)) {
+      ASSERT_TRUE(ring_->RunOnce(absl::Milliseconds(20)).ok());
+    }
   }
   manager->AbandonStall();
   Settle(*manager);

@@ -174,7 +174,7 @@ struct Chain {
 
 TEST(RingTest, CallbacksNeverRunInsideAnotherCallback) {
   auto ring = MakeRing();
-  Chain chain{ring.get()};
+  Chain chain{ring.get(), Completion()};
   ring->Nop(chain.op, Bind<Chain, &Chain::OnDone>(&chain));
   ASSERT_TRUE(RunUntil(*ring, [&] { return ring->in_flight() == 0; }, absl::Seconds(10)).ok());
   EXPECT_EQ(chain.remaining, 0);

@@ -87,6 +87,8 @@ absl::StatusOr<std::string> AttachRunExample(sift_stream::SiftStream* stream,
                                              const sift_stream::RunSpec& spec,
                                              absl::Span<const sift_stream::ChannelValue> values) {
 #include "docs/snippets/configuration_2.inc"
+  if (!sent.ok()) return sent;
+  if (!detached.ok()) return detached;
   return run;
 }
 
