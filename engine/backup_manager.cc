@@ -432,6 +432,10 @@ void BackupManager::DisposeResolved() {
       message.kind = ControlKind::kReingestBackups;
       message.checkpoint = resolved->checkpoint;
       message.backup_files = std::move(resolved->files);  // The re-ingestion task deletes them.
+      if (auto only = only_messages_.find(resolved->checkpoint); only != only_messages_.end()) {
+        message.only_messages = std::move(only->second);
+        only_messages_.erase(only);
+      }
       bus_.Publish(std::move(message));
     } else if (!policy_.retain_backups) {
       for (const std::string& path : resolved->files) {
@@ -453,6 +457,9 @@ void BackupManager::OnControl(const ControlMessage& message) {
       break;
     case ControlKind::kCheckpointNeedsReingestion:
       error = ledger_.NeedsReingestion(message.checkpoint);
+      if (error.ok() && !message.only_messages.empty()) {
+        only_messages_[message.checkpoint] = message.only_messages;
+      }
       break;
     case ControlKind::kShutdown:
       shutdown_requested_ = true;

@@ -93,6 +93,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -366,6 +367,9 @@ class BackupManager {
   bool file_counted_buffered_ = false;  // file_ is in metrics_.files_buffered already.
 
   CheckpointLedger ledger_;
+  // Checkpoints that need only some of their messages re-ingested (ControlMessage::
+  // only_messages), until their kReingestBackups goes out.
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> only_messages_;
   std::vector<std::string> files_;  // Files of ledger_.writing(), in write order.
   bool full_signaled_ = false;
   bool shutdown_requested_ = false;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +61,12 @@ struct ControlMessage {
   // on its live stream (every one written on it if the stream ended OK, else 0), even when
   // the checkpoint needs re-ingestion because others were dropped from the live queue.
   uint64_t messages_acknowledged = 0;
+  // kCheckpointNeedsReingestion and kReingestBackups: when not empty, only these messages of
+  // the checkpoint need re-ingestion, as [first, last) ranges of their positions in the
+  // checkpoint (0-based, in send order, which is file order), ascending: Sift acknowledged
+  // the others on the live stream, whose checkpoint failed only because these were dropped
+  // from the full live queue. Empty: every message.
+  std::vector<std::pair<uint64_t, uint64_t>> only_messages;
 };
 
 // Delivers control messages to subscribers on the reactor thread, in publication order.

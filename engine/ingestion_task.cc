@@ -118,23 +118,41 @@ void IngestionTask::OnCheckpointTimer(io::Completion& completion) {
 
 void IngestionTask::Enqueue(absl::string_view serialized_message) {
   ++metrics_.messages_enqueued;
+  const uint64_t position = next_position_++;
   if (shutting_down_ || state_ == State::kStopped) {
-    failed_checkpoints_.insert(current_checkpoint_);  // Disk only from now on.
+    FailWhole(current_checkpoint_);  // Disk only from now on.
     return;
   }
   if (live_.size() >= options_.live_capacity) {
-    // The oldest entry is on disk already; its checkpoint will be re-ingested from there.
-    failed_checkpoints_.insert(live_.front().checkpoint);
+    // The oldest entry is on disk already; re-ingestion sends it from there.
+    NoteDropped(live_.front());
     live_.pop_front();
     ++metrics_.dropped_live;
   }
   live_.push_back(Entry{
       SerializedMessage{grpc::Slice(serialized_message.data(), serialized_message.size())},
-      current_checkpoint_});
+      current_checkpoint_, position});
+}
+
+void IngestionTask::FailWhole(uint64_t checkpoint) {
+  failed_checkpoints_.insert(checkpoint);
+  wholly_failed_.insert(checkpoint);
+}
+
+void IngestionTask::NoteDropped(const Entry& entry) {
+  failed_checkpoints_.insert(entry.checkpoint);
+  std::vector<std::pair<uint64_t, uint64_t>>& ranges = dropped_[entry.checkpoint];
+  // Drops come from the front of the queue, so positions arrive in ascending order.
+  if (!ranges.empty() && ranges.back().second == entry.position) {
+    ++ranges.back().second;
+  } else {
+    ranges.emplace_back(entry.position, entry.position + 1);
+  }
 }
 
 uint64_t IngestionTask::EndCheckpoint() {
   checkpoint_deadline_ = absl::Now() + options_.checkpoint_interval;
+  next_position_ = 0;
   const uint64_t ended = current_checkpoint_++;
   if (options_.on_checkpoint_end) options_.on_checkpoint_end(ended);
   return ended;
@@ -363,7 +381,7 @@ void IngestionTask::OnFinished() {
   }
   // A stream ends only once its checkpoint ended (or failed), so it resolves it.
   if (call->checkpoint < current_checkpoint_ || !ok) {
-    if (!ok) failed_checkpoints_.insert(call->checkpoint);
+    if (!ok) FailWhole(call->checkpoint);
     if (call->checkpoint == current_checkpoint_) EndCheckpoint();
     ResolveCheckpoint(call->checkpoint, failed_checkpoints_.count(call->checkpoint) == 0,
                       call.get(), ok ? call->written : 0);
@@ -381,7 +399,7 @@ void IngestionTask::OnFinished() {
 // After an abort nothing more goes live: what is queued is on disk and marked for re-ingestion.
 void IngestionTask::DropAllEntries() {
   while (!live_.empty()) {
-    failed_checkpoints_.insert(live_.front().checkpoint);
+    FailWhole(live_.front().checkpoint);
     live_.pop_front();
   }
 }
@@ -395,6 +413,13 @@ void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* 
   assert(checkpoint == next_to_resolve_ && "checkpoints resolve in order");
   next_to_resolve_ = checkpoint + 1;
   failed_checkpoints_.erase(checkpoint);
+  const bool whole = wholly_failed_.erase(checkpoint) > 0 || !partial_reingestion_;
+  auto dropped = dropped_.find(checkpoint);
+  std::vector<std::pair<uint64_t, uint64_t>> only;
+  if (dropped != dropped_.end()) {
+    if (!whole) only = std::move(dropped->second);
+    dropped_.erase(dropped);
+  }
   RecordOutcome(checkpoint, ok, call);
   if (ok) {
     ++metrics_.checkpoints_ok;
@@ -403,6 +428,7 @@ void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* 
     ControlMessage needs;
     needs.kind = ControlKind::kCheckpointNeedsReingestion;
     needs.checkpoint = checkpoint;
+    needs.only_messages = std::move(only);  // Empty: all of it.
     bus_.Publish(std::move(needs));
   }
   ControlMessage complete;
@@ -462,10 +488,10 @@ void IngestionTask::Fail(absl::string_view why) {
   LOG(ERROR) << "sift_stream: live streaming stopped: " << why;
   state_ = State::kStopped;
   while (!live_.empty()) {
-    failed_checkpoints_.insert(live_.front().checkpoint);
+    FailWhole(live_.front().checkpoint);
     live_.pop_front();
   }
-  failed_checkpoints_.insert(current_checkpoint_);
+  FailWhole(current_checkpoint_);
   ControlMessage error;
   error.kind = ControlKind::kErrorSignal;
   error.error = absl::FailedPreconditionError(why);

@@ -37,10 +37,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -141,6 +144,10 @@ class IngestionTask {
   // A message for the live stream, in the current checkpoint. Never fails (see file comment).
   void Enqueue(absl::string_view serialized_message);
 
+  // From now on every failed checkpoint is re-ingested whole: positions in the live queue may
+  // no longer match the backup files (the backup disk failed and messages went live only).
+  void ForbidPartialReingestion() { partial_reingestion_ = false; }
+
   // Ends the current checkpoint: later messages belong to the next one. Returns the number of
   // the checkpoint ended. The reactor tells the backup manager the same boundary.
   uint64_t EndCheckpoint();
@@ -176,6 +183,7 @@ class IngestionTask {
   struct Entry {
     SerializedMessage message;
     uint64_t checkpoint;
+    uint64_t position;  // In the checkpoint's send order (and so in its backup files).
   };
   class Call;  // One stream: its context, call object and tag.
 
@@ -196,6 +204,8 @@ class IngestionTask {
   std::string Redacted(absl::string_view text) const;
   void ResolveEmptyCheckpoints();
   bool HasEntriesOf(uint64_t checkpoint) const;
+  void FailWhole(uint64_t checkpoint);
+  void NoteDropped(const Entry& entry);
   void Fail(absl::string_view why);
   void DropEntriesOf(uint64_t checkpoint);
   void DropAllEntries();
@@ -226,6 +236,14 @@ class IngestionTask {
   uint64_t next_to_resolve_ = 1;
   // Checkpoints that must be re-ingested (failed stream or drops), not yet resolved.
   std::set<uint64_t> failed_checkpoints_;
+  // Why each failed checkpoint failed decides what is re-ingested: a checkpoint whose stream
+  // Sift acknowledged but from which the full live queue dropped messages needs only those
+  // (dropped_); one whose stream failed, or that lost messages otherwise, needs all of them
+  // (wholly_failed_).
+  std::set<uint64_t> wholly_failed_;
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> dropped_;
+  uint64_t next_position_ = 0;  // Of the next message of current_checkpoint_.
+  bool partial_reingestion_ = true;  // Off once positions may no longer match the files.
 
   absl::Time checkpoint_deadline_;
   io::Completion checkpoint_timer_;

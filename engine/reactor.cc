@@ -267,6 +267,8 @@ void Reactor::OnBackupFailure(const absl::Status& status) {
              << "); Send refuses new messages";
   last_error_ = std::string(status.message());
   ++error_signals_;
+  // Messages go live without a place in the files now: positions no longer match them.
+  if (ingestion_ != nullptr) ingestion_->ForbidPartialReingestion();
   queue_.Close(absl::FailedPreconditionError(absl::StrCat(
       "the backup disk failed (", status.message(),
       "): new messages cannot be protected; fix the disk and start a new stream")));

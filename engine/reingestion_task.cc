@@ -112,6 +112,7 @@ void ReingestionTask::OnControl(const ControlMessage& message) {
     case ControlKind::kReingestBackups: {
       Job job;
       job.checkpoint = message.checkpoint;
+      job.only = message.only_messages;
       for (const std::string& path : message.backup_files) job.files.push_back(File{path});
       for (size_t i = 0; i < message.memory_chunks.size(); ++i) {
         File chunk;
@@ -208,6 +209,9 @@ void ReingestionTask::StartAttempt() {
   attempt_files_ = 0;
   attempt_messages_ = 0;
   attempt_bytes_ = 0;
+  attempt_position_ = 0;
+  attempt_range_ = 0;
+  attempt_sends_all_ = job_->only.empty();
   state_ = State::kStreaming;
 }
 
@@ -236,6 +240,7 @@ void ReingestionTask::StepStreaming() {
       FinishFile();
       continue;
     }
+    if (!Wanted()) continue;  // Sift acknowledged it on the live stream.
     stream_->Enqueue(message);  // Copies: `message` dies at the next Next().
     ++attempt_messages_;
     attempt_bytes_ += message.size();
@@ -243,6 +248,17 @@ void ReingestionTask::StepStreaming() {
   }
   rate_tokens_ -= static_cast<double>(granted - budget);
   stream_->Step();
+}
+
+bool ReingestionTask::Wanted() {
+  const uint64_t position = attempt_position_++;
+  if (reader_->report().regions_skipped > 0) attempt_sends_all_ = true;
+  if (attempt_sends_all_) return true;
+  const auto& only = job_->only;
+  while (attempt_range_ < only.size() && position >= only[attempt_range_].second) {
+    ++attempt_range_;
+  }
+  return attempt_range_ < only.size() && position >= only[attempt_range_].first;
 }
 
 size_t ReingestionTask::RateBudget(size_t wanted) {
@@ -281,6 +297,7 @@ bool ReingestionTask::OpenNextFile() {
     return true;
   }
   ++file_index_;
+  attempt_sends_all_ = true;  // The positions of the files after it are unknown.
   file.keep = true;
   file.unreadable = true;
   if (!file.signaled) {
@@ -306,6 +323,8 @@ void ReingestionTask::FinishFile() {
     ++metrics_.torn_tails;
   }
   if (!read_status.ok()) file.unread_tail = true;  // Its messages after the error were not sent.
+  // Messages missing from this file shift the positions of every later one.
+  if (report.end != io::PbfsEnd::kClean || !read_status.ok()) attempt_sends_all_ = true;
   if (report.end == io::PbfsEnd::kCorrupt || !read_status.ok()) {
     file.keep = true;
     if (!file.signaled) {

@@ -203,6 +203,8 @@ class ReingestionTask {
   struct Job {
     uint64_t checkpoint = 0;
     std::vector<File> files;
+    // ControlMessage::only_messages: the positions to send; empty sends every message.
+    std::vector<std::pair<uint64_t, uint64_t>> only;
   };
 
   void OnControl(const ControlMessage& message);
@@ -211,6 +213,8 @@ class ReingestionTask {
   // One handler per state; Step() runs them until the state stops changing.
   void StepIdle();
   void StepStreaming();
+  // Whether the message just read is one the job sends (see Job::only).
+  bool Wanted();
   void StepAwaitingAck();
   void StepBackoff();
   void StepDeleting();
@@ -268,6 +272,12 @@ class ReingestionTask {
   uint64_t attempt_files_ = 0;
   uint64_t attempt_messages_ = 0;
   uint64_t attempt_bytes_ = 0;
+  // For a job with `only` ranges: the position of the next message read, the first range
+  // that may still hold it, and whether positions are still trustworthy (a damaged region,
+  // a torn tail or an unreadable file shifts them: from then on every message is sent).
+  uint64_t attempt_position_ = 0;
+  size_t attempt_range_ = 0;
+  bool attempt_sends_all_ = false;
 
   size_t unlink_index_ = 0;
   io::Completion unlink_;

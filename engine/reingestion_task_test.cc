@@ -341,6 +341,54 @@ TEST_F(ReingestionTaskTest, CorruptMiddleChunkIsSkippedTheRestCommittedAndTheFil
   EXPECT_EQ(errors_.size(), 1u);
 }
 
+TEST_F(ReingestionTaskTest, OnlyTheMessagesNamedAreSentAcrossFiles) {
+  MakeTask({});
+  const std::vector<std::string> files = {WriteFile("a", 0, 500), WriteFile("b", 500, 500)};
+  ControlMessage message;
+  message.kind = ControlKind::kReingestBackups;
+  message.checkpoint = 3;
+  message.backup_files = files;
+  // Positions 10..19, 480..519 (straddling the two files) and 999.
+  message.only_messages = {{10, 20}, {480, 520}, {999, 1000}};
+  bus_.Publish(std::move(message));
+  RunJobs(1);
+  std::vector<int64_t> expected = Range(10, 10);
+  for (int64_t i : Range(480, 40)) expected.push_back(i);
+  expected.push_back(999);
+  EXPECT_EQ(order_.Get(), expected);
+  EXPECT_EQ(Committed(), 51);
+  EXPECT_EQ(task_->metrics().messages_reingested, 51u);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  for (const std::string& file : files) EXPECT_FALSE(Exists(file)) << file;  // Job done.
+}
+
+// A damaged region shifts every later position: from there on, everything is sent (some twice
+// at Sift, none lost).
+TEST_F(ReingestionTaskTest, PartialJobSendsEverythingAfterADamagedRegion) {
+  MakeTask({});
+  std::vector<uint64_t> chunks;
+  const std::string damaged = WriteFile("a", 0, 300, 100, &chunks);
+  ASSERT_EQ(chunks.size(), 3u);
+  {
+    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(chunks[1] + 12 + 20));  // Inside chunk 2's frames.
+    file.put('\xff');
+  }
+  const std::string intact = WriteFile("b", 300, 100, 100);
+  ControlMessage message;
+  message.kind = ControlKind::kReingestBackups;
+  message.checkpoint = 2;
+  message.backup_files = {damaged, intact};
+  message.only_messages = {{5, 6}, {250, 251}};
+  bus_.Publish(std::move(message));
+  RunJobs(1);
+  // Position 5, then (chunk 2 skipped) everything from message 200 on.
+  std::vector<int64_t> expected = {5};
+  for (int64_t i : Range(200, 200)) expected.push_back(i);
+  EXPECT_EQ(order_.Get(), expected);
+  EXPECT_EQ(task_->metrics().messages_reingested, 201u);
+}
+
 TEST_F(ReingestionTaskTest, MissingFileIsSignalledAndTheOthersAreStillReingested) {
   MakeTask({});
   const std::string first = WriteFile("a", 0, 100);

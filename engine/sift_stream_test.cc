@@ -220,6 +220,27 @@ TEST_F(SiftStreamTest, SlowServerFillsTheLiveQueueAndDroppedMessagesComeBackFrom
   ExpectNothingLost(20000);
 }
 
+// A checkpoint whose stream Sift acknowledged fails only for what the full live queue dropped:
+// only those messages are re-ingested, and nothing reaches Sift twice.
+TEST_F(SiftStreamTest, OnlyMessagesDroppedFromTheLiveQueueAreReingested) {
+  FaultPlan plan;
+  plan.slow_reader_every = 500;
+  plan.slow_reader_sleep = absl::Milliseconds(20);
+  sift_->SetFaults(plan);
+  auto stream = Builder().DataCapacity(1000).AckTimeout(absl::Seconds(30)).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 20000);
+  sift_->SetFaults(FaultPlan());
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(60)).ok());
+  const SiftStreamMetrics m = (*stream)->Metrics();
+  ASSERT_EQ(m.live_streams_failed, 0u) << "a failed stream re-ingests its checkpoint whole";
+  EXPECT_GT(m.messages_dropped_live, 0u);
+  EXPECT_EQ(m.messages_reingested, m.messages_dropped_live);
+  EXPECT_EQ(sift_->Stats().ingest.committed_duplicates, 0);
+  EXPECT_EQ(sift_->Stats().ingest.duplicate_messages, 0);
+  ExpectNothingLost(20000);
+}
+
 // Counts the messages in the stream's backup files (every file must be readable).
 int64_t MessagesOnDisk(const std::string& dir) {
   int64_t messages = 0;
