@@ -429,14 +429,19 @@ class MemoryBackupsTest(unittest.TestCase):
         self.assertEqual(stats["committed_messages"], sent + 100)
 
     def test_memory_backups_need_their_mode(self):
-        with FakeSiftServer() as server:
-            with self.assertRaisesRegex(sift_stream.InvalidArgument, "MemoryBackups"):
-                builder(server).memory_backups(max_bytes=1 << 20).build()
-            with self.assertRaisesRegex(sift_stream.InvalidArgument, "two messages"):
-                (builder(server).mode("live_with_memory_backups")
-                 .memory_backups(max_bytes=1000).max_message_bytes(1000).build())
-            with self.assertRaisesRegex(sift_stream.InvalidArgument, "NoRetries"):
-                builder(server).mode("live_with_memory_backups").no_retries().build()
+        # Build() refuses these before any call to Sift: no server needed (one stopped as
+        # soon as it started may not have written its stats file yet).
+        def offline():
+            return (sift_stream.Builder().uri("127.0.0.1:1").api_key("test-key").tls(False)
+                    .ingestion_config(asset_name="py-rover", client_key="offline", flows=[IMU])
+                    .backups(backup_dir=backup_dir()))
+        with self.assertRaisesRegex(sift_stream.InvalidArgument, "MemoryBackups"):
+            offline().memory_backups(max_bytes=1 << 20).build()
+        with self.assertRaisesRegex(sift_stream.InvalidArgument, "two messages"):
+            (offline().mode("live_with_memory_backups")
+             .memory_backups(max_bytes=1000).max_message_bytes(1000).build())
+        with self.assertRaisesRegex(sift_stream.InvalidArgument, "NoRetries"):
+            offline().mode("live_with_memory_backups").no_retries().build()
 
 
 class TrySendTest(unittest.TestCase):
