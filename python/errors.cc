@@ -66,6 +66,17 @@ void RegisterCodeClass(py::module_& module, const ErrorClass& spec) {
       NewClass(module, spec.name, bases, attrs, "A sift_stream status; see `code`.");
 }
 
+PyObject* ClassOf(const absl::Status& status) {
+  const int code = static_cast<int>(status.code());
+  return code >= 0 && code < kCodeCount && g_by_code[code] != nullptr ? g_by_code[code] : g_base;
+}
+
+std::string MessageOf(const absl::Status& status, absl::string_view secret) {
+  std::string message(status.message());
+  if (!secret.empty()) message = absl::StrReplaceAll(message, {{secret, "<api key>"}});
+  return message;
+}
+
 }  // namespace
 
 void RegisterErrors(py::module_& module) {
@@ -79,14 +90,13 @@ void RegisterErrors(py::module_& module) {
 
 void ThrowIfError(const absl::Status& status, absl::string_view secret) {
   if (status.ok()) return;
-  const int code = static_cast<int>(status.code());
-  PyObject* cls = code >= 0 && code < kCodeCount && g_by_code[code] != nullptr
-                      ? g_by_code[code]
-                      : g_base;
-  std::string message(status.message());
-  if (!secret.empty()) message = absl::StrReplaceAll(message, {{secret, "<api key>"}});
-  PyErr_SetString(cls, message.c_str());
+  PyErr_SetString(ClassOf(status), MessageOf(status, secret).c_str());
   throw py::error_already_set();
+}
+
+py::object ErrorObject(const absl::Status& status, absl::string_view secret) {
+  if (status.ok()) return py::none();
+  return py::handle(ClassOf(status))(MessageOf(status, secret));
 }
 
 }  // namespace sift_stream::python

@@ -25,6 +25,10 @@ void RegisterErrors(pybind11::module_& module);
 // `secret` (the API key) is cut out of the message wherever it appears. Needs the GIL.
 void ThrowIfError(const absl::Status& status, absl::string_view secret);
 
+// The exception ThrowIfError would raise, as an object not raised (None for OK): for results
+// that report a status beside other fields (Stream.finish_with_report). Needs the GIL.
+pybind11::object ErrorObject(const absl::Status& status, absl::string_view secret);
+
 }  // namespace sift_stream::python
 
 #endif  // SIFT_STREAM_PYTHON_ERRORS_H_

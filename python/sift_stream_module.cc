@@ -10,10 +10,12 @@
 //   stream.finish(30)
 //
 // Depends only on the engine's public headers. The GIL is released wherever the engine may
-// wait (build: network calls; flush; finish; the stream's destructor, which finishes), so
-// other Python threads run meanwhile. send() keeps it: the engine's Send never waits — a full
-// queue is a ResourceExhausted at once — and releasing and taking the GIL back would cost
-// more than the send. Errors are the classes of errors.h; see docs/python.md.
+// wait (build: network calls; flush; finish and finish_with_report; wait_for_room;
+// attach_run, detach_run and add_flows: calls to Sift; the first send of a flow that
+// auto_register_flows registers; the stream's destructor, which finishes), so other Python
+// threads run meanwhile. send() and try_send() keep it otherwise: the engine's Send never
+// waits — a full queue is a ResourceExhausted at once — and releasing and taking the GIL back
+// would cost more than the send. Errors are the classes of errors.h; see docs/python.md.
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -26,7 +28,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "engine/finish_report.h"
 #include "engine/sift_stream.h"
+#include "proto/sift/ingest/v1/ingest.pb.h"
 #include "python/errors.h"
 #include "python/flow_spec.h"
 #include "python/values.h"
@@ -42,36 +46,82 @@ absl::Duration Seconds(double seconds) {
   return absl::Seconds(seconds);
 }
 
+// By id, else found (or made) by client_key, else a new run named `name`: Builder.run and
+// Stream.attach_run take the same arguments.
+RunSpec RunFromPython(std::string name, std::string client_key, std::string run_id,
+                      std::string description, std::vector<std::string> tags,
+                      const char* caller) {
+  RunSpec run;
+  run.kind = !run_id.empty()       ? RunSpec::Kind::kById
+             : !client_key.empty() ? RunSpec::Kind::kByClientKey
+                                   : RunSpec::Kind::kNew;
+  if (run.kind == RunSpec::Kind::kNew && name.empty()) {
+    throw py::value_error(absl::StrCat(caller, "() needs a name, a client_key or a run_id"));
+  }
+  run.name = std::move(name);
+  run.client_key = std::move(client_key);
+  run.run_id = std::move(run_id);
+  run.description = std::move(description);
+  run.tags = std::move(tags);
+  return run;
+}
+
 // --- Stream -------------------------------------------------------------------------------
 
 class Stream {
  public:
-  Stream(std::unique_ptr<SiftStream> stream, const std::vector<FlowConfig>& flows,
-         std::string api_key);
+  Stream(std::unique_ptr<SiftStream> stream, std::string api_key, bool auto_register_flows);
   ~Stream();
 
-  // Looks the flow up by name, then sends as Send(flow, ...) below.
+  // Looks the flow up by name, then sends as Send(flow, ...) below; with auto_register_flows,
+  // an unknown flow is registered first (RegisterAndSend).
   void Send(const std::string& flow, py::handle timestamp, py::handle values);
   void Send(const ResolvedFlow& flow, py::handle timestamp, py::handle values);
-  const ResolvedFlow& Find(const std::string& flow) const;
+  // False: refused for now (ResourceExhausted), nothing taken. Never registers a flow.
+  bool TrySend(const std::string& flow, py::handle timestamp, py::handle values);
+  bool TrySend(const ResolvedFlow& flow, py::handle timestamp, py::handle values);
+  const ResolvedFlow& Find(const std::string& flow);
+  bool WaitForRoom(double timeout_s);
+  std::string AttachRun(RunSpec run);
+  void DetachRun();
+  void AddFlows(py::handle flows_spec);
   void Flush(double timeout_s);
   void Finish(double timeout_s);
+  py::dict FinishWithReport(double timeout_s);
   py::dict Metrics() const;
   SiftStream& engine() { return *stream_; }
   std::vector<std::string> flow_names() const;
 
  private:
+  // Resolves the flows the engine knows and this object does not yet (declared at build,
+  // added, auto-registered), so that values convert by their declared types. With the GIL.
+  void SyncFlows();
+  const ResolvedFlow* FindOrNull(const std::string& flow);
+  void RegisterAndSend(const std::string& flow, py::handle timestamp, py::handle values);
+
   std::unique_ptr<SiftStream> stream_;
-  // unique_ptr: flow handles keep pointers into the map.
+  // unique_ptr: flow handles keep pointers into the map, so entries are never erased. Read
+  // and changed with the GIL held only: the GIL is this map's lock.
   absl::flat_hash_map<std::string, std::unique_ptr<ResolvedFlow>> flows_;
   std::vector<std::string> flow_order_;
   std::string api_key_;  // Only to keep it out of error messages.
+  const bool auto_register_flows_;
 };
 
-Stream::Stream(std::unique_ptr<SiftStream> stream, const std::vector<FlowConfig>& flows,
-               std::string api_key)
-    : stream_(std::move(stream)), api_key_(std::move(api_key)) {
-  for (const FlowConfig& flow : flows) {
+Stream::Stream(std::unique_ptr<SiftStream> stream, std::string api_key,
+               bool auto_register_flows)
+    : stream_(std::move(stream)),
+      api_key_(std::move(api_key)),
+      auto_register_flows_(auto_register_flows) {
+  SyncFlows();
+}
+
+void Stream::SyncFlows() {
+  // The engine's list only grows, in order: what is past our count is new.
+  const std::vector<FlowConfig> flows = stream_->flows();
+  for (size_t i = flow_order_.size(); i < flows.size(); ++i) {
+    const FlowConfig& flow = flows[i];
+    if (flows_.contains(flow.name())) continue;
     flows_[flow.name()] = std::make_unique<ResolvedFlow>(Resolve(flow));
     flow_order_.push_back(flow.name());
   }
@@ -88,18 +138,46 @@ Stream::~Stream() {
   }
 }
 
-const ResolvedFlow& Stream::Find(const std::string& flow) const {
+const ResolvedFlow* Stream::FindOrNull(const std::string& flow) {
   auto it = flows_.find(flow);
-  if (it == flows_.end()) {
+  if (it != flows_.end()) return it->second.get();
+  // Another thread's send may have auto-registered it since (the engine knows it first).
+  SyncFlows();
+  it = flows_.find(flow);
+  return it == flows_.end() ? nullptr : it->second.get();
+}
+
+const ResolvedFlow& Stream::Find(const std::string& flow) {
+  const ResolvedFlow* found = FindOrNull(flow);
+  if (found == nullptr) {
     ThrowIfError(absl::InvalidArgumentError(absl::StrCat(
-                     "unknown flow '", flow, "': declare it in ingestion_config(flows=...)")),
+                     "unknown flow '", flow,
+                     "': declare it in ingestion_config(flows=...) or add it with add_flows()")),
                  api_key_);
   }
-  return *it->second;
+  return *found;
 }
 
 void Stream::Send(const std::string& flow, py::handle timestamp, py::handle values) {
-  Send(Find(flow), timestamp, values);
+  if (const ResolvedFlow* found = FindOrNull(flow)) return Send(*found, timestamp, values);
+  if (!auto_register_flows_) Find(flow);  // Raises.
+  RegisterAndSend(flow, timestamp, values);
+}
+
+// The engine registers the flow inside Send, with a call to Sift: the GIL is released for it.
+// The values are converted by the types the Python values imply, which are the types the
+// engine infers from the converted values, so both agree on the flow's shape.
+void Stream::RegisterAndSend(const std::string& flow, py::handle timestamp, py::handle values) {
+  std::vector<engine::ChannelValue> converted;
+  const absl::Time time = ToTime(timestamp);
+  ToChannelValues(InferFlow(flow, values), values, &converted);
+  absl::Status sent;
+  {
+    py::gil_scoped_release release;
+    sent = stream_->Send(flow, time, converted);
+  }
+  SyncFlows();
+  ThrowIfError(sent, api_key_);
 }
 
 void Stream::Send(const ResolvedFlow& flow, py::handle timestamp, py::handle values) {
@@ -108,6 +186,71 @@ void Stream::Send(const ResolvedFlow& flow, py::handle timestamp, py::handle val
   const absl::Time time = ToTime(timestamp);
   ToChannelValues(flow, values, &converted);
   ThrowIfError(stream_->Send(flow.name, time, converted), api_key_);
+}
+
+bool Stream::TrySend(const std::string& flow, py::handle timestamp, py::handle values) {
+  return TrySend(Find(flow), timestamp, values);
+}
+
+// The engine's TrySend takes a request: built here as RequestBuilder::Build would (the
+// engine fills in the config and run ids, and checks the values against the flow).
+bool Stream::TrySend(const ResolvedFlow& flow, py::handle timestamp, py::handle values) {
+  // Per thread, reused from one message to the next, as in Send.
+  thread_local std::vector<engine::ChannelValue> converted;
+  thread_local sift::ingest::v1::IngestWithConfigDataStreamRequest request;
+  const absl::Time time = ToTime(timestamp);
+  ToChannelValues(flow, values, &converted);
+  request.Clear();
+  request.set_flow(flow.name);
+  const int64_t nanos = absl::ToUnixNanos(time);
+  auto* ts = request.mutable_timestamp();
+  // Floor division: a time before 1970 has negative seconds and nanos in [0, 1e9).
+  ts->set_seconds(nanos >= 0 ? nanos / 1000000000 : (nanos - 999999999) / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(nanos - ts->seconds() * 1000000000));
+  for (const engine::ChannelValue& value : converted) value.CopyTo(request.add_channel_values());
+  const absl::Status sent = stream_->TrySend(request);
+  // The caller still holds timestamp and values: "kept" means it can call again with them.
+  if (absl::IsResourceExhausted(sent)) return false;
+  ThrowIfError(sent, api_key_);
+  return true;
+}
+
+bool Stream::WaitForRoom(double timeout_s) {
+  const absl::Duration timeout = Seconds(timeout_s);
+  py::gil_scoped_release release;
+  return stream_->WaitForRoom(timeout);
+}
+
+std::string Stream::AttachRun(RunSpec run) {
+  absl::StatusOr<std::string> run_id;
+  {
+    py::gil_scoped_release release;
+    run_id = stream_->AttachRun(std::move(run));
+  }
+  ThrowIfError(run_id.status(), api_key_);
+  return *std::move(run_id);
+}
+
+void Stream::DetachRun() {
+  absl::Status detached;
+  {
+    // Waits for a concurrent attach_run or add_flows, which hold the engine's lock across
+    // their calls to Sift.
+    py::gil_scoped_release release;
+    detached = stream_->DetachRun();
+  }
+  ThrowIfError(detached, api_key_);
+}
+
+void Stream::AddFlows(py::handle flows_spec) {
+  std::vector<FlowConfig> flows = FlowsFromPython(flows_spec);
+  absl::Status added;
+  {
+    py::gil_scoped_release release;
+    added = stream_->AddFlows(std::move(flows));
+  }
+  ThrowIfError(added, api_key_);
+  SyncFlows();
 }
 
 void Stream::Flush(double timeout_s) {
@@ -128,6 +271,41 @@ void Stream::Finish(double timeout_s) {
     finished = stream_->Finish(timeout);
   }
   ThrowIfError(finished, api_key_);
+}
+
+py::dict KeptToPython(const KeptCheckpoint& kept) {
+  py::dict d;
+  d["checkpoint"] = kept.checkpoint;
+  d["messages"] = kept.messages;
+  d["messages_on_disk"] = kept.messages_on_disk;
+  d["messages_acknowledged_live"] = kept.messages_acknowledged_live;
+  d["files"] = kept.files;
+  return d;
+}
+
+// The report even when Finish failed (that is its point): the status is an exception object
+// under "error", not raised; `raise report["error"]` does what finish() would have.
+py::dict Stream::FinishWithReport(double timeout_s) {
+  const absl::Duration timeout = Seconds(timeout_s);
+  FinishReport report;
+  {
+    py::gil_scoped_release release;
+    report = stream_->FinishWithReport(timeout);
+  }
+  py::dict d;
+  d["ok"] = report.status.ok();
+  d["error"] = ErrorObject(report.status, api_key_);
+  d["messages_sent"] = report.messages_sent;
+  d["messages_acknowledged"] = report.messages_acknowledged;
+  d["checkpoints_acknowledged"] = report.checkpoints_acknowledged;
+  d["checkpoints_reingested"] = report.checkpoints_reingested;
+  py::list kept;
+  for (const KeptCheckpoint& checkpoint : report.kept) kept.append(KeptToPython(checkpoint));
+  d["kept"] = kept;
+  d["messages_on_disk"] = report.messages_on_disk;
+  d["messages_unprotected"] = report.messages_unprotected;
+  d["leftover_files"] = report.leftover_files;
+  return d;
 }
 
 std::vector<std::string> Stream::flow_names() const { return flow_order_; }
@@ -163,9 +341,15 @@ py::dict Stream::Metrics() const {
   d["backup_files_buffered"] = m.backup_files_buffered;
   d["backup_disk_full"] = m.backup_disk_full;
   d["backup_disk_full_stalls"] = m.backup_disk_full_stalls;
+  d["memory_backup_bytes"] = m.memory_backup_bytes;
+  d["memory_backup_messages"] = m.memory_backup_messages;
+  d["memory_backup_full"] = m.memory_backup_full;
+  d["memory_backup_full_stalls"] = m.memory_backup_full_stalls;
+  d["memory_backup_messages_lost"] = m.memory_backup_messages_lost;
   d["send_queue_depth"] = m.send_queue_depth;
   d["live_queue_depth"] = m.live_queue_depth;
   d["errors"] = m.errors;
+  d["reactor_cpu_ns"] = m.reactor_cpu_ns;
   d["last_error"] = m.last_error;
   return d;
 }
@@ -179,6 +363,9 @@ class FlowHandle {
   FlowHandle(std::shared_ptr<Stream> stream, const ResolvedFlow* flow)
       : stream_(std::move(stream)), flow_(flow) {}
   void Send(py::handle timestamp, py::handle values) { stream_->Send(*flow_, timestamp, values); }
+  bool TrySend(py::handle timestamp, py::handle values) {
+    return stream_->TrySend(*flow_, timestamp, values);
+  }
   const std::string& name() const { return flow_->name; }
   std::vector<std::string> channels() const;
 
@@ -200,8 +387,8 @@ std::vector<std::string> FlowHandle::channels() const {
 class Builder {
  public:
   SiftStreamBuilder engine;
-  std::vector<FlowConfig> flows;
   std::string api_key;
+  bool auto_register_flows = false;
 
   // Each returns *this, so that calls chain.
   Builder& IngestionConfig(std::string asset_name, std::string client_key,
@@ -211,6 +398,9 @@ class Builder {
   Builder& Backups(std::string backup_dir, py::object max_file_size_bytes,
                    py::object max_file_count, bool retain_backups);
   Builder& Mode(const std::string& mode);
+  Builder& Compress(const std::string& compression);
+  Builder& MemoryBackups(py::object max_bytes, py::object checkpoint_max_bytes,
+                         py::object chunk_bytes);
   std::shared_ptr<Stream> Build();
 };
 
@@ -221,27 +411,14 @@ Builder& Builder::IngestionConfig(std::string asset_name, std::string client_key
   spec.client_key = std::move(client_key);
   spec.flows = FlowsFromPython(flows_spec);
   spec.organization_id = std::move(organization_id);
-  flows = spec.flows;
   engine.IngestionConfig(std::move(spec));
   return *this;
 }
 
-// By id, else found (or made) by client_key, else a new run named `name`.
 Builder& Builder::Run(std::string name, std::string client_key, std::string run_id,
                       std::string description, std::vector<std::string> tags) {
-  RunSpec run;
-  run.kind = !run_id.empty()       ? RunSpec::Kind::kById
-             : !client_key.empty() ? RunSpec::Kind::kByClientKey
-                                   : RunSpec::Kind::kNew;
-  if (run.kind == RunSpec::Kind::kNew && name.empty()) {
-    throw py::value_error("run() needs a name, a client_key or a run_id");
-  }
-  run.name = std::move(name);
-  run.client_key = std::move(client_key);
-  run.run_id = std::move(run_id);
-  run.description = std::move(description);
-  run.tags = std::move(tags);
-  engine.Run(std::move(run));
+  engine.Run(RunFromPython(std::move(name), std::move(client_key), std::move(run_id),
+                           std::move(description), std::move(tags), "run"));
   return *this;
 }
 
@@ -266,10 +443,40 @@ Builder& Builder::Mode(const std::string& mode) {
     engine.Mode(StreamMode::kLiveOnly);
   } else if (mode == "backups_only") {
     engine.Mode(StreamMode::kBackupsOnly);
+  } else if (mode == "live_with_memory_backups") {
+    engine.Mode(StreamMode::kLiveWithMemoryBackups);
   } else {
-    throw py::value_error(absl::StrCat("unknown mode '", mode,
-                                       "' (live_with_backups, live_only, backups_only)"));
+    throw py::value_error(absl::StrCat(
+        "unknown mode '", mode,
+        "' (live_with_backups, live_only, backups_only, live_with_memory_backups)"));
   }
+  return *this;
+}
+
+Builder& Builder::Compress(const std::string& compression) {
+  if (compression == "gzip") {
+    engine.Compress(Compression::kGzip);
+  } else if (compression == "deflate") {
+    engine.Compress(Compression::kDeflate);
+  } else if (compression == "none") {
+    engine.Compress(Compression::kNone);
+  } else {
+    throw py::value_error(
+        absl::StrCat("unknown compression '", compression, "' (gzip, deflate, none)"));
+  }
+  return *this;
+}
+
+// Fields left as None keep the engine's defaults (engine/memory_backup.h).
+Builder& Builder::MemoryBackups(py::object max_bytes, py::object checkpoint_max_bytes,
+                                py::object chunk_bytes) {
+  MemoryBackupPolicy policy;
+  if (!max_bytes.is_none()) policy.max_bytes = max_bytes.cast<uint64_t>();
+  if (!checkpoint_max_bytes.is_none()) {
+    policy.checkpoint_max_bytes = checkpoint_max_bytes.cast<uint64_t>();
+  }
+  if (!chunk_bytes.is_none()) policy.chunk_bytes = chunk_bytes.cast<size_t>();
+  engine.MemoryBackups(policy);
   return *this;
 }
 
@@ -282,7 +489,7 @@ std::shared_ptr<Stream> Builder::Build() {
     built = builder.Build();
   }
   ThrowIfError(built.status(), api_key);
-  return std::make_shared<Stream>(*std::move(built), flows, api_key);
+  return std::make_shared<Stream>(*std::move(built), api_key, auto_register_flows);
 }
 
 // --- Module -------------------------------------------------------------------------------
@@ -319,7 +526,26 @@ void RegisterBuilder(py::module_& m) {
            py::arg("max_file_size_bytes") = py::none(), py::arg("max_file_count") = py::none(),
            py::arg("retain_backups") = false, self)
       .def("mode", &Builder::Mode, py::arg("mode"), self,
-           "\"live_with_backups\" (default), \"live_only\" or \"backups_only\".")
+           "\"live_with_backups\" (default), \"live_only\", \"backups_only\" or "
+           "\"live_with_memory_backups\".")
+      .def("compress", &Builder::Compress, py::arg("compression"), self,
+           "\"gzip\", \"deflate\" or \"none\" (the default): gRPC message compression.")
+      .def("memory_backups", &Builder::MemoryBackups, py::arg("max_bytes") = py::none(),
+           py::arg("checkpoint_max_bytes") = py::none(), py::arg("chunk_bytes") = py::none(),
+           self, "With mode(\"live_with_memory_backups\"): how much the memory ring holds.")
+      .def("no_retries",
+           [](Builder& b) -> Builder& {
+             b.engine.NoRetries();
+             return b;
+           },
+           self, "Failed checkpoints stay in the backup files (finish_with_report names them).")
+      .def("auto_register_flows",
+           Chain<bool>([](Builder& b, bool enabled) {
+             b.auto_register_flows = enabled;
+             b.engine.AutoRegisterFlows(enabled);
+           }),
+           py::arg("enabled") = true, self,
+           "The first send() of an undeclared flow registers it, shaped by its values.")
       .def("checkpoint_interval",
            Chain<double>([](Builder& b, double s) { b.engine.CheckpointInterval(Seconds(s)); }),
            py::arg("seconds"), self)
@@ -345,8 +571,29 @@ void RegisterStream(py::module_& m) {
              return FlowHandle(std::move(s), flow);
            },
            py::arg("name"))
+      .def("try_send",
+           py::overload_cast<const std::string&, py::handle, py::handle>(&Stream::TrySend),
+           py::arg("flow"), py::arg("timestamp"), py::arg("values"),
+           "send() that never waits: False when refused for now (nothing taken; call again).")
+      .def("wait_for_room", &Stream::WaitForRoom, py::arg("timeout_s"),
+           "After a refusal: blocks (GIL released) until the queue has room; False on timeout.")
+      .def("attach_run",
+           [](Stream& s, std::string name, std::string client_key, std::string run_id,
+              std::string description, std::vector<std::string> tags) {
+             return s.AttachRun(RunFromPython(std::move(name), std::move(client_key),
+                                              std::move(run_id), std::move(description),
+                                              std::move(tags), "attach_run"));
+           },
+           py::arg("name") = "", py::arg("client_key") = "", py::arg("run_id") = "",
+           py::arg("description") = "", py::arg("tags") = std::vector<std::string>{},
+           "Messages sent from now on carry this run; returns its id.")
+      .def("detach_run", &Stream::DetachRun, "Messages sent from now on carry no run.")
+      .def("add_flows", &Stream::AddFlows, py::arg("flows"),
+           "Registers more flows (as ingestion_config's flows=); all or nothing.")
       .def("flush", &Stream::Flush, py::arg("timeout_s"))
       .def("finish", &Stream::Finish, py::arg("timeout_s"))
+      .def("finish_with_report", &Stream::FinishWithReport, py::arg("timeout_s"),
+           "finish(), returning what it can prove as a dict instead of raising.")
       .def("metrics", &Stream::Metrics)
       .def_property_readonly("flows", &Stream::flow_names)
       .def_property_readonly("ingestion_config_id",
@@ -366,6 +613,8 @@ void RegisterStream(py::module_& m) {
       });
   py::class_<FlowHandle>(m, "FlowHandle", "A flow of a stream, resolved once: stream.flow(name).")
       .def("send", &FlowHandle::Send, py::arg("timestamp"), py::arg("values"))
+      .def("try_send", &FlowHandle::TrySend, py::arg("timestamp"), py::arg("values"),
+           "send() that never waits: False when refused for now (nothing taken; call again).")
       .def_property_readonly("name", &FlowHandle::name)
       .def_property_readonly("channels", &FlowHandle::channels);
 }

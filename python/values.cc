@@ -164,6 +164,38 @@ ResolvedFlow Resolve(const sift::ingestion_configs::v2::FlowConfig& flow) {
   return resolved;
 }
 
+ResolvedFlow InferFlow(const std::string& name, py::handle values) {
+  py::object sequence = py::reinterpret_steal<py::object>(
+      PySequence_Fast(values.ptr(), "values must be a list or tuple"));
+  if (!sequence) throw py::error_already_set();
+  const Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(sequence.ptr());
+  ResolvedFlow flow{name, {}};
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* v = items[i];
+    // Bool before int: a bool is an int to Python, but a bool channel is what the user meant.
+    ChannelDataType type = sift::common::type::v1::CHANNEL_DATA_TYPE_UNSPECIFIED;
+    if (PyBool_Check(v)) {
+      type = sift::common::type::v1::CHANNEL_DATA_TYPE_BOOL;
+    } else if (PyLong_Check(v)) {
+      type = sift::common::type::v1::CHANNEL_DATA_TYPE_INT_64;
+    } else if (PyFloat_Check(v)) {
+      type = sift::common::type::v1::CHANNEL_DATA_TYPE_DOUBLE;
+    } else if (PyUnicode_Check(v)) {
+      type = sift::common::type::v1::CHANNEL_DATA_TYPE_STRING;
+    } else if (PyBytes_Check(v) || PyByteArray_Check(v)) {
+      type = sift::common::type::v1::CHANNEL_DATA_TYPE_BYTES;
+    } else if (v != Py_None) {
+      throw py::type_error(absl::StrCat(
+          "flow '", name, "' is not declared, and value ", i, " (", TypeName(v),
+          ") has no channel type to register it with: use bool, int, float, str or bytes, "
+          "or declare the flow (add_flows)"));
+    }
+    flow.channels.push_back(ResolvedChannel{absl::StrCat("channel_", i), type, {}});
+  }
+  return flow;
+}
+
 void ToChannelValues(const ResolvedFlow& flow, py::handle values,
                      std::vector<ChannelValue>* out) {
   py::object sequence = py::reinterpret_steal<py::object>(

@@ -38,6 +38,14 @@ struct ResolvedFlow {
 
 ResolvedFlow Resolve(const sift::ingestion_configs::v2::FlowConfig& flow);
 
+// For auto-registered flows (Builder.auto_register_flows): the flow named `name` that the
+// Python types of `values` imply, for ToChannelValues to convert them by. bool → bool,
+// int → int64, float → double, str → string, bytes/bytearray → bytes, None → no type (the
+// engine refuses to register it: InvalidArgument). Channel names are the engine's
+// ("channel_0", ...). Raises TypeError for any other type: there would be no channel type to
+// register it as. Needs the GIL.
+ResolvedFlow InferFlow(const std::string& name, pybind11::handle values);
+
 // Fills `out` (cleared first) with one value per channel of `flow` from the sequence
 // `values`. Needs the GIL; raises as the file comment says.
 void ToChannelValues(const ResolvedFlow& flow, pybind11::handle values,

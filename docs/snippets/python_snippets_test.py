@@ -3,7 +3,9 @@
 The quick start runs as written against the fake Sift, with two edits only a real deployment
 would not need: its Sift address becomes the fake server's (plain text, so `.tls(False)`) and
 its backup directory a fresh one. The error-handling example runs in the quick start's
-namespace. Both must reach the server: the committed counts are checked.
+namespace. Both must reach the server: the committed counts are checked. The example of
+changing course and keeping books runs on a stream of its own, with no_retries, and its report
+must agree with what the server committed.
 """
 
 import logging
@@ -44,7 +46,7 @@ def committed(server, at_least, timeout_s=10):
 class PythonMdTest(unittest.TestCase):
     def test_quick_start_and_error_handling_run_as_written(self):
         quick_start = snippet("python_1.inc")
-        errors = snippet("python_2.inc")
+        errors = snippet("python_3.inc")  # After the changing-course example.
         # The edits below must find what they replace, or the docs changed under this test.
         self.assertIn(REAL_URI, quick_start)
         self.assertIn(REAL_DIR, quick_start)
@@ -69,6 +71,26 @@ class PythonMdTest(unittest.TestCase):
             exec(compile(errors, "docs/python.md", "exec"), namespace)
             stream.finish(30)
             self.assertEqual(committed(server, 3), 3)
+
+    def test_changing_course_and_report_run_as_written(self):
+        with FakeSiftServer("--api_keys=docs-key", quiet=True) as server:
+            imu = {"name": "imu", "channels": [("accel_x", "double", "m/s^2")]}
+            stream = (sift_stream.Builder()
+                      .uri(server.uri).tls(False).api_key("docs-key")
+                      .ingestion_config(asset_name="rover-7", client_key="rover-7-course",
+                                        flows=[imu])
+                      .backups(backup_dir=tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR")))
+                      .no_retries()
+                      .build())
+            namespace = {"stream": stream, "time": time, "log": logging.getLogger("docs"),
+                         "__name__": "changing_course"}
+            exec(compile(snippet("python_2.inc"), "docs/python.md", "exec"), namespace)
+            self.assertTrue(namespace["run_id"])
+            self.assertEqual(stream.run_id, "")  # The example detaches at the end.
+            report = namespace["report"]
+            self.assertTrue(report["ok"], report["error"])
+            self.assertEqual(report["messages_acknowledged"], 1)  # The battery message.
+            self.assertEqual(committed(server, 1), 1)
 
 
 if __name__ == "__main__":
