@@ -44,7 +44,7 @@ struct KeptCheckpoint {
   uint64_t messages_on_disk = 0;
   // Of those, how many Sift acknowledged on the live stream anyway (the checkpoint failed
   // because others were dropped from the full live queue): sending the files again sends
-  // these twice, which Sift deduplicates by key. Usually 0.
+  // these twice. Usually 0.
   uint64_t messages_acknowledged_live = 0;
   // "<dir>/<stream_id>-<checkpoint>-<file>.pbfs", in write order.
   std::vector<std::string> files;

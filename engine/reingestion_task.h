@@ -7,8 +7,9 @@
 // files are deleted (unless retain_backups). A failed attempt is retried from the first file
 // after an exponential backoff (RetryPolicy), up to max_attempts (0: for ever); giving up keeps
 // the files and raises kErrorSignal naming them. Re-sending a whole job can duplicate messages
-// Sift already received on the failed stream; Sift deduplicates by key, and losing nothing
-// matters more than sending each byte once.
+// Sift already received on the failed stream (whether Sift then stores them twice is not
+// known to us); losing nothing matters more than sending each message once. A job may name
+// only some of its messages (ControlMessage::only_messages): the others are read and skipped.
 //
 // The streaming itself is not reimplemented here: the task owns a private IngestionTask
 // (engine/ingestion_task.h) whose checkpoints are this task's attempts. It runs
