@@ -213,8 +213,8 @@ void Reactor::Turn() {
   if (absl::Now() - metrics_published_ > absl::Milliseconds(5)) PublishMetrics();
   if (phase_ == Phase::kStopped) return;
   absl::Duration wait = std::min({poller_->NextWait(), absl::Seconds(1), until_sync});
-  const bool backup_ready =
-      (backup_ == nullptr || backup_->accepting()) && (memory_ == nullptr || MemoryHasRoom());
+  const bool backup_ready = (backup_ == nullptr || backup_->accepting()) &&
+                            (memory_ == nullptr || MemoryHasRoom()) && !LiveOnlyFull();
   const bool more_to_move = batch_next_ < batch_size_ || queue_.size() > 0;
   if ((more_to_move && backup_ready) || bus_.pending() > 0) wait = absl::ZeroDuration();
   if (phase_ != Phase::kRunning) wait = std::min(wait, absl::Milliseconds(10));
@@ -238,6 +238,14 @@ void Reactor::Sleep(absl::Duration wait, bool backup_ready) {
   if (!ran.ok()) Fatal(ran.status());
 }
 
+// Without backups the live queue's drop-oldest rule would lose messages Send accepted: while
+// it is full, messages stay in the send queue, which then refuses (back-pressure). An abort
+// moves them anyway: Finish ran out of time and counts them lost.
+bool Reactor::LiveOnlyFull() const {
+  return config_.mode == StreamMode::kLiveOnly && ingestion_ != nullptr && !aborting_ &&
+         ingestion_->live_depth() >= config_.data_capacity;
+}
+
 void Reactor::MoveMessages() {
   for (size_t moved = 0; moved < kMessagesPerTurn; ++moved) {
     if (batch_next_ == batch_size_) {
@@ -245,6 +253,7 @@ void Reactor::MoveMessages() {
       batch_next_ = 0;
       if (batch_size_ == 0) return;
     }
+    if (LiveOnlyFull()) return;  // Send refuses until the stream takes some: nothing dropped.
     const std::string& message = batch_[batch_next_];
     if (backup_ != nullptr) {
       absl::Status appended = backup_->Append(message);

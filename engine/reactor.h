@@ -134,6 +134,7 @@ class Reactor {
   // failed one (found by a write, a sync or a completion) stops Send.
   void WatchBackup();
   void Sleep(absl::Duration wait, bool backup_ready);
+  bool LiveOnlyFull() const;
   // condition_variable::wait_for adds the timeout to now(): an infinite one would overflow.
   static std::chrono::microseconds ChronoTimeout(absl::Duration timeout);
   void OnControl(const ControlMessage& message);

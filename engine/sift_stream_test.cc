@@ -229,7 +229,7 @@ TEST_F(SiftStreamTest, OnlyMessagesDroppedFromTheLiveQueueAreReingested) {
   sift_->SetFaults(plan);
   auto stream = Builder().DataCapacity(1000).AckTimeout(absl::Seconds(30)).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();
-  SendAll(**stream, 1, 20000);
+  SendAll(**stream, 2, 20000);
   sift_->SetFaults(FaultPlan());
   EXPECT_TRUE((*stream)->Finish(absl::Seconds(60)).ok());
   const SiftStreamMetrics m = (*stream)->Metrics();
@@ -238,6 +238,22 @@ TEST_F(SiftStreamTest, OnlyMessagesDroppedFromTheLiveQueueAreReingested) {
   EXPECT_EQ(m.messages_reingested, m.messages_dropped_live);
   EXPECT_EQ(sift_->Stats().ingest.committed_duplicates, 0);
   EXPECT_EQ(sift_->Stats().ingest.duplicate_messages, 0);
+  ExpectNothingLost(20000);
+}
+
+// Without backups a full live queue must push back on Send, not drop what Send accepted.
+TEST_F(SiftStreamTest, LiveOnlyStreamPushesBackInsteadOfDroppingWhenSiftIsSlow) {
+  FaultPlan plan;
+  plan.slow_reader_every = 500;
+  plan.slow_reader_sleep = absl::Milliseconds(20);
+  sift_->SetFaults(plan);
+  auto stream = Builder().Mode(StreamMode::kLiveOnly).DataCapacity(1000).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 2, 20000);
+  EXPECT_TRUE((*stream)->Finish(absl::Seconds(60)).ok());
+  const SiftStreamMetrics m = (*stream)->Metrics();
+  EXPECT_EQ(m.messages_dropped_live, 0u);
+  EXPECT_GT(m.messages_refused, 0u) << "Sift was never slow enough to push back";
   ExpectNothingLost(20000);
 }
 
