@@ -52,6 +52,11 @@ class ChannelValue {
   sift::common::type::v1::ChannelDataType type() const;
   // Sets `out` to this value.
   void CopyTo(sift::ingest::v1::IngestWithConfigDataChannelValue* out) const;
+  // The most bytes EncodeTo() writes, and writes this value as one channel_values entry of
+  // an IngestWithConfigDataStreamRequest (field 4, with its tag), exactly as protobuf's
+  // serializer would; returns the end of what it wrote.
+  size_t MaxEncodedSize() const;
+  char* EncodeTo(char* p) const;
 
  private:
   struct Text { std::string value; };
@@ -75,6 +80,12 @@ class RequestBuilder {
   absl::Status Build(absl::string_view flow, absl::Time timestamp,
                      absl::Span<const ChannelValue> values,
                      sift::ingest::v1::IngestWithConfigDataStreamRequest* request) const;
+
+  // Build() and serialization in one step, without the protobuf object: `out` is set to the
+  // bytes SerializeAsString() of Build()'s request would give (tested for every value type),
+  // or an error is returned, the same as Build()'s. What Send() uses.
+  absl::Status Encode(absl::string_view flow, absl::Time timestamp,
+                      absl::Span<const ChannelValue> values, std::string* out) const;
 
   // Checks a request the caller built; fills in the config id and run id when left empty.
   absl::Status Complete(sift::ingest::v1::IngestWithConfigDataStreamRequest* request) const;

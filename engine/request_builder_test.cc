@@ -1,5 +1,11 @@
 #include "engine/request_builder.h"
 
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sift_stream::engine {
@@ -107,6 +113,78 @@ TEST_F(RequestBuilderTest, TimestampsBeforeTheEpochKeepNanosPositive) {
                   .ok());
   EXPECT_EQ(request_.timestamp().seconds(), -2);
   EXPECT_EQ(request_.timestamp().nanos(), 500000000);
+}
+
+// Encode() must give exactly the bytes of Build() + protobuf's serializer: Send() uses it, and
+// Sift (and every PBFS reader) sees the bytes.
+TEST(RequestBuilderEncodeTest, EncodeWritesExactlyWhatProtobufSerializes) {
+  sift::ingestion_configs::v2::FlowConfig all;
+  all.set_name("all");
+  const ChannelDataType kinds[] = {
+      types::CHANNEL_DATA_TYPE_DOUBLE, types::CHANNEL_DATA_TYPE_FLOAT,
+      types::CHANNEL_DATA_TYPE_BOOL,   types::CHANNEL_DATA_TYPE_INT_32,
+      types::CHANNEL_DATA_TYPE_UINT_32, types::CHANNEL_DATA_TYPE_INT_64,
+      types::CHANNEL_DATA_TYPE_UINT_64, types::CHANNEL_DATA_TYPE_STRING,
+      types::CHANNEL_DATA_TYPE_ENUM,   types::CHANNEL_DATA_TYPE_BIT_FIELD,
+      types::CHANNEL_DATA_TYPE_BYTES};
+  for (ChannelDataType kind : kinds) {
+    auto* c = all.add_channels();
+    c->set_name(absl::StrCat("c", static_cast<int>(kind)));
+    c->set_data_type(kind);
+  }
+  const std::string long_text(300, 'x');  // A two-byte length.
+  const std::vector<std::vector<ChannelValue>> rows = {
+      {ChannelValue::Double(0), ChannelValue::Float(0), ChannelValue::Bool(false),
+       ChannelValue::Int32(0), ChannelValue::Uint32(0), ChannelValue::Int64(0),
+       ChannelValue::Uint64(0), ChannelValue::String(""), ChannelValue::Enum(0),
+       ChannelValue::BitField(""), ChannelValue::Bytes("")},
+      {ChannelValue::Double(-1.5e300), ChannelValue::Float(3.25f), ChannelValue::Bool(true),
+       ChannelValue::Int32(-1), ChannelValue::Uint32(4294967295u),
+       ChannelValue::Int64(INT64_MIN), ChannelValue::Uint64(UINT64_MAX),
+       ChannelValue::String(long_text), ChannelValue::Enum(300),
+       ChannelValue::BitField(std::string("\x01\x00\xff", 3)),
+       ChannelValue::Bytes(std::string(1, '\0'))},
+      {ChannelValue::Double(std::numeric_limits<double>::quiet_NaN()), ChannelValue::Empty(),
+       ChannelValue::Empty(), ChannelValue::Int32(INT32_MIN), ChannelValue::Empty(),
+       ChannelValue::Int64(-300), ChannelValue::Empty(), ChannelValue::String("ü"),
+       ChannelValue::Empty(), ChannelValue::Empty(), ChannelValue::Empty()},
+  };
+  const absl::Time times[] = {absl::UnixEpoch(), absl::FromUnixNanos(1764000000123456789),
+                              absl::FromUnixNanos(-1), absl::FromUnixSeconds(-86400),
+                              absl::FromUnixNanos(999999999)};
+  for (const std::string& run : {std::string(), std::string("run-7")}) {
+    for (const std::string& config : {std::string(), std::string("cfg-1")}) {
+      RequestBuilder builder(config, run, {all});
+      for (const auto& row : rows) {
+        for (absl::Time t : times) {
+          sift::ingest::v1::IngestWithConfigDataStreamRequest request;
+          ASSERT_TRUE(builder.Build("all", t, row, &request).ok());
+          std::string encoded = "left over";
+          ASSERT_TRUE(builder.Encode("all", t, row, &encoded).ok());
+          EXPECT_EQ(encoded, request.SerializeAsString())
+              << "run '" << run << "' config '" << config << "' at " << t;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(RequestBuilderTest, EncodeRefusesWhatBuildRefusesWithTheSameWords) {
+  const std::vector<std::vector<ChannelValue>> bad = {
+      {ChannelValue::Double(1)},
+      {ChannelValue::Double(1), ChannelValue::Int64(3), ChannelValue::Enum(2),
+       ChannelValue::Bool(true), ChannelValue::String("x")},
+  };
+  for (const auto& values : bad) {
+    std::string encoded;
+    const absl::Status built = builder_.Build("engine", absl::Now(), values, &request_);
+    const absl::Status encoded_status = builder_.Encode("engine", absl::Now(), values, &encoded);
+    EXPECT_TRUE(absl::IsInvalidArgument(encoded_status)) << encoded_status;
+    EXPECT_EQ(encoded_status, built);
+  }
+  std::string encoded;
+  EXPECT_EQ(builder_.Encode("nope", absl::Now(), {}, &encoded),
+            builder_.Build("nope", absl::Now(), {}, &request_));
 }
 
 }  // namespace

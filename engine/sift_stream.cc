@@ -235,20 +235,20 @@ SiftStream::~SiftStream() {
 
 absl::Status SiftStream::Send(absl::string_view flow, absl::Time timestamp,
                               absl::Span<const ChannelValue> values) {
-  // Reused per thread: no allocation per message once warmed up.
-  thread_local sift::ingest::v1::IngestWithConfigDataStreamRequest request;
   if (auto_register_flows_ && state_->ForThisThread().Find(flow) == nullptr) {
     absl::Status registered = RegisterInferred(engine::InferFlow(flow, values));
     if (!registered.ok()) return registered;
   }
   // A producer retrying a full queue should not pay for building what would be refused.
   if (absl::Status full = RefuseIfFull(); !full.ok()) return full;
-  // One snapshot per message: its run id and flows are consistent with each other.
+  // One snapshot per message: its run id and flows are consistent with each other. Encoded
+  // straight to wire bytes, as FlowWriter does: no protobuf object, no second pass.
   const engine::RequestBuilder& requests = state_->ForThisThread();
-  if (absl::Status built = requests.Build(flow, timestamp, values, &request); !built.ok()) {
+  thread_local std::string buffer;  // Recycled through the queue: no allocation once warm.
+  if (absl::Status built = requests.Encode(flow, timestamp, values, &buffer); !built.ok()) {
     return built;
   }
-  return Enqueue(request);
+  return EnqueueSerialized(buffer);
 }
 
 absl::Status SiftStream::Send(sift::ingest::v1::IngestWithConfigDataStreamRequest request) {
