@@ -6,43 +6,24 @@
 #include "absl/strings/str_cat.h"
 #include "engine/request_builder.h"
 #include "engine/sift_stream.h"
+#include "engine/wire_format.h"
 
 namespace sift_stream {
 namespace {
 
 using sift::common::type::v1::ChannelDataType;
 
-// Wire types of the protobuf encoding.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "EncodeTo copies doubles and floats as the wire's little-endian bytes");
+using engine::wire::k32Bit;
+using engine::wire::k64Bit;
+using engine::wire::kLengthDelimited;
+using engine::wire::kMaxVarintBytes;
+using engine::wire::kVarint;
+using engine::wire::VarintSize;
+using engine::wire::PutVarint;
 
-constexpr uint32_t kVarint = 0;
-constexpr uint32_t k64Bit = 1;
-constexpr uint32_t kLengthDelimited = 2;
-constexpr uint32_t k32Bit = 5;
-
-size_t VarintSize(uint64_t value) {
-  size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
-}
-
-// The most bytes a varint takes, and one channel value's frame takes beyond its text: the
-// value tag, a length of up to 5 bytes, the oneof tag, a 10-byte varint or a 5-byte length.
-constexpr size_t kMaxVarint = 10;
-constexpr size_t kMaxSlotFrame = 1 + 5 + 1 + kMaxVarint;
-
-char* WriteVarint(uint64_t value, char* p) {
-  while (value >= 0x80) {
-    *p++ = static_cast<char>(value | 0x80);
-    value >>= 7;
-  }
-  *p++ = static_cast<char>(value);
-  return p;
-}
+// The most bytes one channel value's frame takes beyond its text: the value tag, a length of
+// up to 5 bytes, the oneof tag, a 10-byte varint or a 5-byte length.
+constexpr size_t kMaxSlotFrame = 1 + 5 + 1 + kMaxVarintBytes;
 
 void PutVarint(uint64_t value, std::string* out) {
   while (value >= 0x80) {
@@ -216,7 +197,7 @@ void FlowWriter::Clear() {
 // Writes through a raw pointer into room made up front: per-byte push_back (a capacity check
 // each) was most of the cost for wide messages (docs/performance.md, finding 6).
 void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
-  size_t room = prefix_.size() + suffix_.size() + 2 + 2 * (1 + kMaxVarint);
+  size_t room = prefix_.size() + suffix_.size() + 2 + 2 * (1 + kMaxVarintBytes);
   for (const Slot& slot : slots_) room += kMaxSlotFrame + slot.text.size();
   out->resize(room);  // Within the recycled capacity once warm: no allocation.
   char* const begin = out->data();
@@ -230,14 +211,14 @@ void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
   if (seconds != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(seconds));
   if (subsecond != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(subsecond));
   *p++ = static_cast<char>((3 << 3) | kLengthDelimited);
-  p = WriteVarint(timestamp_size, p);
+  p = PutVarint(timestamp_size, p);
   if (seconds != 0) {
     *p++ = static_cast<char>((1 << 3) | kVarint);
-    p = WriteVarint(static_cast<uint64_t>(seconds), p);
+    p = PutVarint(static_cast<uint64_t>(seconds), p);
   }
   if (subsecond != 0) {
     *p++ = static_cast<char>((2 << 3) | kVarint);
-    p = WriteVarint(static_cast<uint64_t>(subsecond), p);
+    p = PutVarint(static_cast<uint64_t>(subsecond), p);
   }
   constexpr char kValueTag = static_cast<char>((4 << 3) | kLengthDelimited);
   for (const Slot& slot : slots_) {
@@ -259,9 +240,9 @@ void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
       case Kind::kString:
       case Kind::kBitField:
       case Kind::kBytes:
-        p = WriteVarint(1 + VarintSize(slot.text.size()) + slot.text.size(), p);
+        p = PutVarint(1 + VarintSize(slot.text.size()) + slot.text.size(), p);
         *p++ = static_cast<char>((field << 3) | kLengthDelimited);
-        p = WriteVarint(slot.text.size(), p);
+        p = PutVarint(slot.text.size(), p);
         std::memcpy(p, slot.text.data(), slot.text.size());
         p += slot.text.size();
         break;
@@ -273,7 +254,7 @@ void FlowWriter::EncodeTo(absl::Time timestamp, std::string* out) const {
       default:  // Every varint kind: bool, the integers, enum.
         *p++ = static_cast<char>(1 + VarintSize(slot.u64));
         *p++ = static_cast<char>((field << 3) | kVarint);
-        p = WriteVarint(slot.u64, p);
+        p = PutVarint(slot.u64, p);
         break;
     }
   }

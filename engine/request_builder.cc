@@ -3,6 +3,8 @@
 #include <cstring>
 #include <variant>
 
+#include "engine/wire_format.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace sift_stream::engine {
@@ -145,57 +147,26 @@ ChannelDataType ChannelValue::type() const {
 
 namespace {
 
-// Wire types and helpers for the encoding below (protobuf's wire format).
-constexpr uint32_t kWireVarint = 0;
-constexpr uint32_t kWire64Bit = 1;
-constexpr uint32_t kWireLengthDelimited = 2;
-constexpr uint32_t kWire32Bit = 5;
-constexpr size_t kMaxVarintBytes = 10;
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "doubles and floats are copied as the wire's little-endian bytes");
-
-size_t VarintBytes(uint64_t value) {
-  size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
-}
-
-char* PutVarint(uint64_t value, char* p) {
-  while (value >= 0x80) {
-    *p++ = static_cast<char>(value | 0x80);
-    value >>= 7;
-  }
-  *p++ = static_cast<char>(value);
-  return p;
-}
-
-// A one-byte tag: every field number written here is below 16.
-char* PutTag(uint32_t field, uint32_t wire_type, char* p) {
-  *p++ = static_cast<char>((field << 3) | wire_type);
-  return p;
-}
-
-char* PutString(uint32_t field, absl::string_view bytes, char* p) {
-  p = PutTag(field, kWireLengthDelimited, p);
-  p = PutVarint(bytes.size(), p);
-  std::memcpy(p, bytes.data(), bytes.size());
-  return p + bytes.size();
-}
-
+using wire::k32Bit;
+using wire::k64Bit;
+using wire::kLengthDelimited;
+using wire::kMaxVarintBytes;
+using wire::kVarint;
+using wire::PutString;
+using wire::PutTag;
+using wire::PutVarint;
+using wire::VarintSize;
 // A channel_values entry whose oneof member `field` is a varint.
 char* PutVarintValue(uint32_t field, uint64_t value, char* p) {
-  p = PutTag(4, kWireLengthDelimited, p);
-  *p++ = static_cast<char>(1 + VarintBytes(value));
-  p = PutTag(field, kWireVarint, p);
+  p = PutTag(4, kLengthDelimited, p);
+  *p++ = static_cast<char>(1 + VarintSize(value));
+  p = PutTag(field, kVarint, p);
   return PutVarint(value, p);
 }
 
 char* PutTextValue(uint32_t field, const std::string& text, char* p) {
-  p = PutTag(4, kWireLengthDelimited, p);
-  p = PutVarint(1 + VarintBytes(text.size()) + text.size(), p);
+  p = PutTag(4, kLengthDelimited, p);
+  p = PutVarint(1 + VarintSize(text.size()) + text.size(), p);
   return PutString(field, text, p);
 }
 
@@ -216,22 +187,22 @@ size_t ChannelValue::MaxEncodedSize() const {
 char* ChannelValue::EncodeTo(char* p) const {
   switch (value_.index()) {
     case 0:  // Empty(): an empty google.protobuf.Empty message.
-      p = PutTag(4, kWireLengthDelimited, p);
+      p = PutTag(4, kLengthDelimited, p);
       *p++ = 2;
-      p = PutTag(11, kWireLengthDelimited, p);
+      p = PutTag(11, kLengthDelimited, p);
       *p++ = 0;
       return p;
     case 1: {
-      p = PutTag(4, kWireLengthDelimited, p);
+      p = PutTag(4, kLengthDelimited, p);
       *p++ = 9;
-      p = PutTag(2, kWire64Bit, p);
+      p = PutTag(2, k64Bit, p);
       std::memcpy(p, &std::get<double>(value_), 8);
       return p + 8;
     }
     case 2: {
-      p = PutTag(4, kWireLengthDelimited, p);
+      p = PutTag(4, kLengthDelimited, p);
       *p++ = 5;
-      p = PutTag(3, kWire32Bit, p);
+      p = PutTag(3, k32Bit, p);
       std::memcpy(p, &std::get<float>(value_), 4);
       return p + 4;
     }
@@ -359,16 +330,16 @@ absl::Status RequestBuilder::Encode(absl::string_view flow, absl::Time timestamp
   const int64_t seconds = nanos >= 0 ? nanos / 1000000000 : (nanos - 999999999) / 1000000000;
   const int32_t subsecond = static_cast<int32_t>(nanos - seconds * 1000000000);
   size_t timestamp_size = 0;
-  if (seconds != 0) timestamp_size += 1 + VarintBytes(static_cast<uint64_t>(seconds));
-  if (subsecond != 0) timestamp_size += 1 + VarintBytes(static_cast<uint64_t>(subsecond));
-  p = PutTag(3, kWireLengthDelimited, p);
+  if (seconds != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(seconds));
+  if (subsecond != 0) timestamp_size += 1 + VarintSize(static_cast<uint64_t>(subsecond));
+  p = PutTag(3, kLengthDelimited, p);
   p = PutVarint(timestamp_size, p);
   if (seconds != 0) {
-    p = PutTag(1, kWireVarint, p);
+    p = PutTag(1, kVarint, p);
     p = PutVarint(static_cast<uint64_t>(seconds), p);
   }
   if (subsecond != 0) {
-    p = PutTag(2, kWireVarint, p);
+    p = PutTag(2, kVarint, p);
     p = PutVarint(static_cast<uint64_t>(subsecond), p);
   }
   for (const ChannelValue& value : values) p = value.EncodeTo(p);
