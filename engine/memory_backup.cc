@@ -94,6 +94,9 @@ void MemoryBackup::OnControl(const ControlMessage& message) {
       break;
     case ControlKind::kCheckpointNeedsReingestion:
       error = ledger_.NeedsReingestion(message.checkpoint);
+      if (error.ok() && !message.only_messages.empty()) {
+        only_messages_[message.checkpoint] = message.only_messages;
+      }
       break;
     case ControlKind::kShutdown:
       state_ = State::kShutDown;
@@ -128,6 +131,10 @@ void MemoryBackup::AfterLedgerChange() {
       message.kind = ControlKind::kReingestBackups;
       message.checkpoint = resolved->checkpoint;
       message.memory_chunks = std::move(chunks);  // Freed by re-ingestion once acknowledged.
+      if (auto only = only_messages_.find(resolved->checkpoint); only != only_messages_.end()) {
+        message.only_messages = std::move(only->second);  // Chunks hold send order too.
+        only_messages_.erase(only);
+      }
       bus_.Publish(std::move(message));
     } else {
       ++metrics_.checkpoints_freed;

@@ -135,6 +135,8 @@ class MemoryBackup {
 
   State state_ = State::kTaking;
   CheckpointLedger ledger_;
+  // As BackupManager's: checkpoints that need only some messages re-ingested.
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> only_messages_;
   io::PbfsChunkEncoder encoder_;
   uint64_t encoder_checkpoint_ = 1;  // The checkpoint of the encoder's messages.
   // Bytes held by checkpoint bytes_checkpoint_, the open one (its sealed chunks included),

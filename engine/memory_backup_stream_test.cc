@@ -65,7 +65,8 @@ TEST_F(MemoryBackupStreamTest, MessagesDroppedFromTheFullLiveQueueComeBackFromMe
   plan.slow_reader_every = 500;  // Sift reads slowly: the live queue overflows.
   plan.slow_reader_sleep = absl::Milliseconds(20);
   sift_->SetFaults(plan);
-  auto stream = MemoryBuilder().DataCapacity(1000).Build();
+  // A long acknowledgement bound: no live stream fails, so only drops are re-ingested.
+  auto stream = MemoryBuilder().DataCapacity(1000).AckTimeout(absl::Seconds(30)).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();
   constexpr int kCount = 20000;
   SendAll(**stream, 2, kCount);
@@ -77,6 +78,10 @@ TEST_F(MemoryBackupStreamTest, MessagesDroppedFromTheFullLiveQueueComeBackFromMe
   EXPECT_GT(m.messages_dropped_live, 0u) << "the live queue never overflowed: test is void";
   EXPECT_GT(m.messages_reingested, 0u);
   EXPECT_EQ(m.memory_backup_bytes, 0u);
+  // Only what was dropped is re-sent: a failed stream would re-send its checkpoint whole.
+  ASSERT_EQ(m.live_streams_failed, 0u);
+  EXPECT_EQ(m.messages_reingested, m.messages_dropped_live);
+  EXPECT_EQ(sift_->Stats().ingest.committed_duplicates, 0);
 }
 
 TEST_F(MemoryBackupStreamTest, OutageLongerThanTheRingFillsItSendSaysSoAndAllAcceptedIsCommitted) {
