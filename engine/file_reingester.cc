@@ -277,7 +277,9 @@ class ReingestRun {
   }
 
   void Wait() {
-    absl::StatusOr<int> ran = ring_->RunOnce(std::min(poller_.NextWait(), kMaxTurnWait));
+    const absl::Duration wait = task_->ready_to_feed() ? absl::ZeroDuration()
+                                                       : std::min(poller_.NextWait(), kMaxTurnWait);
+    absl::StatusOr<int> ran = ring_->RunOnce(wait);
     if (!ran.ok() && ring_error_.ok()) {
       ring_error_ = ran.status();
       Abort();  // Without a ring nothing can complete; cancel what is in flight.

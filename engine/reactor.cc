@@ -216,7 +216,10 @@ void Reactor::Turn() {
   const bool backup_ready = (backup_ == nullptr || backup_->accepting()) &&
                             (memory_ == nullptr || MemoryHasRoom()) && !LiveOnlyFull();
   const bool more_to_move = batch_next_ < batch_size_ || queue_.size() > 0;
-  if ((more_to_move && backup_ready) || bus_.pending() > 0) wait = absl::ZeroDuration();
+  const bool reingest_ready = reingestion_ != nullptr && reingestion_->ready_to_feed();
+  if ((more_to_move && backup_ready) || bus_.pending() > 0 || reingest_ready) {
+    wait = absl::ZeroDuration();
+  }
   if (phase_ != Phase::kRunning) wait = std::min(wait, absl::Milliseconds(10));
   Sleep(wait, backup_ready);
 }

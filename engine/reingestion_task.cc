@@ -102,6 +102,11 @@ void ReingestionTask::Abort() {
   Step();
 }
 
+bool ReingestionTask::ready_to_feed() const {
+  return state_ == State::kStreaming && !rate_timer_.in_flight() &&
+         stream_->live_depth() < options_.max_queued_messages;
+}
+
 bool ReingestionTask::quiescent() const {
   return state_ == State::kStopped && stream_->quiescent() && !unlink_.in_flight() &&
          !backoff_timer_.in_flight() && !backoff_cancel_.in_flight() && !rate_timer_.in_flight();

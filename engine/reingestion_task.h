@@ -185,6 +185,10 @@ class ReingestionTask {
   // No job in progress or queued: every job delivered so far has ended (done, failed or
   // abandoned). Also true once stopped, when state() is no longer kIdle.
   bool idle() const { return !job_.has_value() && queue_.empty(); }
+  // Has messages to feed and room to feed them now (streaming, its queue below
+  // max_queued_messages, no rate cap to wait for): the loop should turn again at once rather
+  // than wait for gRPC, or re-ingestion idles for a poll interval after every batch.
+  bool ready_to_feed() const;
   // True once shut down and nothing, here or in the private stream, is in flight.
   bool quiescent() const;
   const ReingestionMetrics& metrics() const { return metrics_; }
