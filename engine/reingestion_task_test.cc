@@ -205,6 +205,17 @@ class ReingestionTaskTest : public TaskTest {
 
   int64_t Committed() const { return sift_->Stats().ingest.committed_messages; }
 
+  // Messages 0..299 in three chunks of 100, the second with a flipped byte in its frames.
+  std::string WriteFileWithCorruptMiddleChunk(const std::string& name) {
+    std::vector<uint64_t> chunks;
+    const std::string path = WriteFile(name, 0, 300, 100, &chunks);
+    EXPECT_EQ(chunks.size(), 3u);
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(chunks[1] + 12 + 20));  // Inside chunk 2's frames.
+    file.put('\xff');
+    return path;
+  }
+
   std::string dir_;
   SendOrder order_;
   std::unique_ptr<ReingestionTask> task_;
@@ -317,14 +328,7 @@ TEST_F(ReingestionTaskTest, GivingUpAfterMaxAttemptsKeepsTheFilesAndSignalsThem)
 
 TEST_F(ReingestionTaskTest, CorruptMiddleChunkIsSkippedTheRestCommittedAndTheFileKept) {
   MakeTask({});
-  std::vector<uint64_t> chunks;
-  const std::string damaged = WriteFile("a", 0, 300, 100, &chunks);
-  ASSERT_EQ(chunks.size(), 3u);
-  {
-    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>(chunks[1] + 12 + 20));  // Inside chunk 2's frames.
-    file.put('\xff');
-  }
+  const std::string damaged = WriteFileWithCorruptMiddleChunk("a");
   const std::string intact = WriteFile("b", 300, 300, 100);
   Reingest(2, {damaged, intact});
   RunJobs(1);
@@ -366,14 +370,7 @@ TEST_F(ReingestionTaskTest, OnlyTheMessagesNamedAreSentAcrossFiles) {
 // at Sift, none lost).
 TEST_F(ReingestionTaskTest, PartialJobSendsEverythingAfterADamagedRegion) {
   MakeTask({});
-  std::vector<uint64_t> chunks;
-  const std::string damaged = WriteFile("a", 0, 300, 100, &chunks);
-  ASSERT_EQ(chunks.size(), 3u);
-  {
-    std::fstream file(damaged, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>(chunks[1] + 12 + 20));  // Inside chunk 2's frames.
-    file.put('\xff');
-  }
+  const std::string damaged = WriteFileWithCorruptMiddleChunk("a");
   const std::string intact = WriteFile("b", 300, 100, 100);
   ControlMessage message;
   message.kind = ControlKind::kReingestBackups;
