@@ -142,7 +142,7 @@ BackupDirUsage MeasureBackupDir(const std::string& dir) {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    absl::string_view host_port, std::string backup_dir) {
+    absl::string_view host_port, std::string backup_dir, bool memory_backups) {
   absl::StatusOr<ListenAddress> address = ParseListenAddress(host_port);
   if (!address.ok()) return address.status();
   static std::once_flag library;
@@ -157,7 +157,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   callbacks.log_message = OnLogMessage;
-  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(std::move(backup_dir)));
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(std::move(backup_dir), memory_backups));
   mg_init_data init = {&callbacks, server.get(), options};
   char error_text[256] = "";
   mg_error_data error = {nullptr, error_text, sizeof(error_text)};
@@ -243,6 +243,7 @@ std::string MetricsHttpServer::RenderStatus(const SiftStream& stream) {
   data.ingestion_config_id = stream.ingestion_config_id();
   data.run_id = stream.run_id();
   data.backup_dir = backup_dir_;
+  data.memory_backups = memory_backups_;
   data.disk = MeasureBackupDir(backup_dir_);
   {
     std::lock_guard<std::mutex> lock(rates_mu_);

@@ -50,8 +50,10 @@ class MetricsHttpServer {
  public:
   // Listens on `host_port`. InvalidArgument for a malformed address, Unavailable when CivetWeb
   // cannot listen (the port is in use, the address is not local), with its reason.
+  // `backup_dir` empty: no files to list (live-only mode, or `memory_backups`).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(absl::string_view host_port,
-                                                                  std::string backup_dir);
+                                                                  std::string backup_dir,
+                                                                  bool memory_backups = false);
   ~MetricsHttpServer();
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
@@ -63,13 +65,15 @@ class MetricsHttpServer {
   const std::string& address() const { return address_; }
 
  private:
-  explicit MetricsHttpServer(std::string backup_dir) : backup_dir_(std::move(backup_dir)) {}
+  MetricsHttpServer(std::string backup_dir, bool memory_backups)
+      : backup_dir_(std::move(backup_dir)), memory_backups_(memory_backups) {}
   static int OnMetrics(mg_connection* connection, void* self);
   static int OnStatus(mg_connection* connection, void* self);
   static int OnRoot(mg_connection* connection, void* self);
   std::string RenderStatus(const SiftStream& stream);
 
   const std::string backup_dir_;
+  const bool memory_backups_;
   mg_context* context_ = nullptr;
   ListenAddress listen_;  // With the port actually bound.
   std::string address_;

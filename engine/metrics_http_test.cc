@@ -92,6 +92,23 @@ TEST_F(MetricsHttpTest, StatusPageShowsStreamRatesAndCheckpointHistory) {
   ASSERT_TRUE(stream->Finish(absl::Seconds(30)).ok());
 }
 
+TEST_F(MetricsHttpTest, StatusPageOfAMemoryBackedStreamShowsTheRingNotADirectory) {
+  auto stream = Builder()
+                    .Mode(StreamMode::kLiveWithMemoryBackups)
+                    .ServeMetrics("127.0.0.1:0")
+                    .Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 500);
+  auto page = HttpGet((*stream)->metrics_address(), "/status");
+  ASSERT_TRUE(page.ok()) << page.status();
+  const std::string& html = page->body;
+  EXPECT_TRUE(absl::StrContains(html, "Memory backup")) << html;
+  EXPECT_TRUE(absl::StrContains(html, "not yet acknowledged")) << html;
+  EXPECT_FALSE(absl::StrContains(html, "live only")) << html;
+  EXPECT_FALSE(absl::StrContains(html, backup_dir_)) << "memory mode touches no directory";
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
+}
+
 TEST_F(MetricsHttpTest, PromtoolAcceptsWhatTheServerServes) {
   if (!engine::testing::Executable("/usr/bin/promtool")) {
     GTEST_SKIP() << "/usr/bin/promtool not installed (Debian package prometheus; "

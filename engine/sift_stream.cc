@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   if (!metrics_host_port_.empty()) {
     auto started = engine::MetricsHttpServer::Start(
         metrics_host_port_,
-        mode_ == StreamMode::kLiveOnly || in_memory ? "" : backups_.backup_dir);
+        mode_ == StreamMode::kLiveOnly || in_memory ? "" : backups_.backup_dir, in_memory);
     if (!started.ok()) return started.status();
     metrics_http = std::move(started).value();
   }

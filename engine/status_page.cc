@@ -83,6 +83,21 @@ std::string CheckpointsSection(const StatusPageData& d) {
 
 std::string DiskSection(const StatusPageData& d) {
   const SiftStreamMetrics& m = d.metrics;
+  if (d.memory_backups) {
+    return Section(
+        "Memory backup",
+        absl::StrCat(
+            Row("held", absl::StrCat(m.memory_backup_messages, " msgs, ", m.memory_backup_bytes,
+                                     " bytes not yet acknowledged")),
+            Row("full", m.memory_backup_full
+                            ? "<b class=\"bad\">YES: Send refuses until Sift acknowledges</b>"
+                            : "no"),
+            Row("times found full", absl::StrCat(m.memory_backup_full_stalls)),
+            Row("messages lost", m.memory_backup_messages_lost > 0
+                                     ? absl::StrCat("<b class=\"bad\">",
+                                                    m.memory_backup_messages_lost, "</b>")
+                                     : std::string("0"))));
+  }
   if (d.backup_dir.empty()) return Section("Backup files", Row("mode", "live only: no backups"));
   std::string rows = Row("directory", HtmlEscape(d.backup_dir));
   absl::StrAppend(

@@ -55,7 +55,8 @@ struct StatusPageData {
   std::string stream_id;
   std::string ingestion_config_id;
   std::string run_id;
-  std::string backup_dir;  // Empty in live-only mode.
+  std::string backup_dir;  // Empty in live-only mode and with memory backups.
+  bool memory_backups = false;  // StreamMode::kLiveWithMemoryBackups.
   SiftStreamMetrics metrics;
   StatusRates rates;
   BackupDirUsage disk;
