@@ -56,7 +56,7 @@ class MessageQueue {
 
   // Push() for a caller that must never wait (SiftStream::TrySend): the same contract, but
   // where Push() would wait for the lock (another producer is swapping, or the reactor is
-  // taking a batch: microseconds) TryPush() tries a bounded number of times and then refuses
+  // taking a batch: microseconds) TryPush() tries for up to 50 µs, spinning, and then refuses
   // with ResourceExhausted, `message` untouched, as for a full queue.
   absl::Status TryPush(std::string& message);
 

@@ -310,8 +310,8 @@ class SiftStream {
 
   // Send() for a producer that must never wait and must keep what was refused (a control
   // loop, an interrupt-driven reader). It never waits: where Send() would wait for the
-  // queue's lock (microseconds, while another thread holds it) TrySend tries a bounded number
-  // of times and refuses instead; it does no I/O but the eventfd write that wakes the reactor.
+  // queue's lock (microseconds, while another thread holds it) TrySend spins on it for at most
+  // 50 µs and refuses instead (it never sleeps); it does no I/O but the eventfd write that wakes the reactor.
   // `request` is never taken: on OK its serialized bytes were queued and the object is the
   // caller's to reuse or drop; on any error it is exactly as it was (apart from
   // ingestion_config_id and run_id, filled in when empty), so the same object can be sent
