@@ -120,9 +120,14 @@ absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> InferFlow(
 
 absl::StatusOr<sift::ingestion_configs::v2::FlowConfig> InferFlow(
     absl::string_view flow, absl::Span<const ChannelValue> values) {
-  google::protobuf::RepeatedPtrField<Value> protos;
+  google::protobuf::RepeatedPtrField<Value> protos;  // Off the hot path: once per new flow.
   for (const ChannelValue& value : values) value.CopyTo(protos.Add());
   return InferFlow(flow, protos);
+}
+
+std::string UnknownFlowMessage(absl::string_view flow) {
+  return absl::StrCat("unknown flow '", flow,
+                      "': declare it in the ingestion config or add it with AddFlows");
 }
 
 ChannelDataType ChannelValue::type() const {
@@ -270,12 +275,9 @@ absl::Status RequestBuilder::Build(absl::string_view flow, absl::Time timestamp,
                                    absl::Span<const ChannelValue> values,
                                    sift::ingest::v1::IngestWithConfigDataStreamRequest* request)
     const {
-  const auto* config = Find(flow);
-  if (config == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown flow '", flow,
-                     "': declare it in the ingestion config or add it with AddFlows"));
-  }
+  absl::StatusOr<const sift::ingestion_configs::v2::FlowConfig*> checked = Check(flow, values);
+  if (!checked.ok()) return checked.status();
+  const sift::ingestion_configs::v2::FlowConfig* config = *checked;
   // Not Clear(): that frees the timestamp sub-message, so every message would allocate a new
   // one. The fields set below are overwritten; the others are cleared here.
   request->clear_channel_values();  // Keeps the value sub-messages for reuse.
@@ -290,25 +292,18 @@ absl::Status RequestBuilder::Build(absl::string_view flow, absl::Time timestamp,
   ts->set_nanos(static_cast<int32_t>(nanos - ts->seconds() * 1000000000));
   if (!run_id_.empty()) request->set_run_id(run_id_);
   for (const ChannelValue& value : values) value.CopyTo(request->add_channel_values());
-  return CheckValues(*config, request->channel_values());
+  return absl::OkStatus();
 }
 
-absl::Status RequestBuilder::Encode(absl::string_view flow, absl::Time timestamp,
-                                    absl::Span<const ChannelValue> values,
-                                    std::string* out) const {
+absl::StatusOr<const sift::ingestion_configs::v2::FlowConfig*> RequestBuilder::Check(
+    absl::string_view flow, absl::Span<const ChannelValue> values) const {
   const auto* config = Find(flow);
-  if (config == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown flow '", flow,
-                     "': declare it in the ingestion config or add it with AddFlows"));
-  }
+  if (config == nullptr) return absl::InvalidArgumentError(UnknownFlowMessage(flow));
   if (static_cast<int>(values.size()) != config->channels_size()) {
     return absl::InvalidArgumentError(absl::StrCat("flow '", config->name(), "' has ",
                                                    config->channels_size(), " channels but ",
                                                    values.size(), " values were given"));
   }
-  size_t room = 2 * (1 + 5) + ingestion_config_id_.size() + config->name().size() +
-                2 + 2 * (1 + kMaxVarintBytes) + 1 + 5 + run_id_.size();
   for (size_t i = 0; i < values.size(); ++i) {
     const ChannelDataType type = values[i].type();
     const auto& channel = config->channels(static_cast<int>(i));
@@ -318,8 +313,19 @@ absl::Status RequestBuilder::Encode(absl::string_view flow, absl::Time timestamp
           "flow '", config->name(), "', channel ", i, " '", channel.name(), "' is ",
           ChannelTypeName(channel.data_type()), " but the value is ", ChannelTypeName(type)));
     }
-    room += values[i].MaxEncodedSize();
   }
+  return config;
+}
+
+absl::Status RequestBuilder::Encode(absl::string_view flow, absl::Time timestamp,
+                                    absl::Span<const ChannelValue> values,
+                                    std::string* out) const {
+  absl::StatusOr<const sift::ingestion_configs::v2::FlowConfig*> checked = Check(flow, values);
+  if (!checked.ok()) return checked.status();
+  const sift::ingestion_configs::v2::FlowConfig* config = *checked;
+  size_t room = 2 * (1 + 5) + ingestion_config_id_.size() + config->name().size() +
+                2 + 2 * (1 + kMaxVarintBytes) + 1 + 5 + run_id_.size();
+  for (const ChannelValue& value : values) room += value.MaxEncodedSize();
   out->resize(room);  // Within the recycled capacity once warm: no allocation.
   char* const begin = out->data();
   char* p = begin;
@@ -360,9 +366,7 @@ absl::Status RequestBuilder::Complete(
   if (request->run_id().empty() && !run_id_.empty()) request->set_run_id(run_id_);
   const auto* config = Find(request->flow());
   if (config == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown flow '", request->flow(),
-                     "': declare it in the ingestion config or add it with AddFlows"));
+    return absl::InvalidArgumentError(UnknownFlowMessage(request->flow()));
   }
   if (!request->has_timestamp()) return absl::InvalidArgumentError("the request has no timestamp");
   return CheckValues(*config, request->channel_values());

@@ -97,6 +97,9 @@ class RequestBuilder {
   const std::vector<sift::ingestion_configs::v2::FlowConfig>& flows() const { return flows_; }
   // The flow named `flow`, or nullptr; the pointer lives as long as this builder.
   const sift::ingestion_configs::v2::FlowConfig* Find(absl::string_view flow) const;
+  // The flow `values` are for, once they fit it (count and types); Build's and Encode's errors.
+  absl::StatusOr<const sift::ingestion_configs::v2::FlowConfig*> Check(
+      absl::string_view flow, absl::Span<const ChannelValue> values) const;
 
   // A copy that stamps `run_id` (empty: none) on the requests it builds.
   RequestBuilder WithRunId(std::string run_id) const;
@@ -110,6 +113,10 @@ class RequestBuilder {
   std::vector<sift::ingestion_configs::v2::FlowConfig> flows_;
   absl::flat_hash_map<std::string, size_t> by_name_;
 };
+
+// "unknown flow '<flow>': ..." — what Send, Flow() and the builder say of a flow the stream
+// does not know.
+std::string UnknownFlowMessage(absl::string_view flow);
 
 // "double", "string", ... for messages.
 absl::string_view ChannelTypeName(sift::common::type::v1::ChannelDataType type);

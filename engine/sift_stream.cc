@@ -283,8 +283,7 @@ absl::StatusOr<FlowWriter> SiftStream::Flow(absl::string_view flow) {
   const engine::StreamState::Snapshot state = state_->Load();
   const auto* config = state.builder->Find(flow);
   if (config == nullptr) {
-    return absl::NotFoundError(absl::StrCat(
-        "unknown flow '", flow, "': declare it in the ingestion config or add it with AddFlows"));
+    return absl::NotFoundError(engine::UnknownFlowMessage(flow));
   }
   return FlowWriter(this, *config, setup_.ingestion_config_id, state.builder->run_id(),
                     state.generation);
