@@ -60,12 +60,7 @@ bool Exists(const std::string& path) {
 
 void SendRange(SiftStream& stream, int from, int to) {
   for (int i = from; i < to; ++i) {
-    const absl::Time t = absl::FromUnixMicros(1764000000000000 + i);
-    absl::Status s;
-    do {
-      s = stream.Send("f", t, {ChannelValue::Double(i), ChannelValue::Double(-i)});
-      if (absl::IsResourceExhausted(s)) absl::SleepFor(absl::Milliseconds(1));
-    } while (absl::IsResourceExhausted(s));
+    const absl::Status s = SendNumbered(stream, i);
     ASSERT_TRUE(s.ok()) << s;
   }
 }

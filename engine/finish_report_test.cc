@@ -61,12 +61,7 @@ class FinishReportTest : public SiftStreamTest {
   void SendInRounds(SiftStream& stream, int rounds, int per_round) {
     for (int r = 0; r < rounds; ++r) {
       for (int i = r * per_round; i < (r + 1) * per_round; ++i) {
-        const absl::Time t = absl::FromUnixMicros(1764000000000000 + i);
-        absl::Status s;
-        do {
-          s = stream.Send("f", t, {ChannelValue::Double(i), ChannelValue::Double(-i)});
-          if (absl::IsResourceExhausted(s)) absl::SleepFor(absl::Milliseconds(1));
-        } while (absl::IsResourceExhausted(s));
+        const absl::Status s = SendNumbered(stream, i);
         ASSERT_TRUE(s.ok()) << s;
       }
       absl::SleepFor(absl::Milliseconds(300));

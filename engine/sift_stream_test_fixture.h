@@ -38,6 +38,19 @@ inline int CountFiles(const std::string& dir) {
   return n;
 }
 
+// Sends message `i` of flow "f" (timestamp 1764000000000000 + i µs, values i and -i),
+// retrying while the stream refuses for want of room; returns what Send finally said.
+inline absl::Status SendNumbered(SiftStream& stream, int64_t i) {
+  const absl::Time t = absl::FromUnixMicros(1764000000000000 + i);
+  const double v = static_cast<double>(i);
+  absl::Status s;
+  while (absl::IsResourceExhausted(
+      s = stream.Send("f", t, {ChannelValue::Double(v), ChannelValue::Double(-v)}))) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return s;
+}
+
 class SiftStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,12 +93,7 @@ class SiftStreamTest : public ::testing::Test {
     for (int p = 0; p < producers; ++p) {
       threads.emplace_back([&, p] {
         for (int i = p; i < count; i += producers) {
-          const absl::Time t = absl::FromUnixMicros(1764000000000000 + i);
-          absl::Status s;
-          do {
-            s = stream.Send("f", t, {ChannelValue::Double(i), ChannelValue::Double(-i)});
-            if (absl::IsResourceExhausted(s)) absl::SleepFor(absl::Milliseconds(1));
-          } while (absl::IsResourceExhausted(s));
+          const absl::Status s = SendNumbered(stream, i);
           ASSERT_TRUE(s.ok()) << s;
         }
       });
