@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -197,6 +200,68 @@ TEST_F(DurabilityTest, SecondLiveStreamOnTheSameDirectoryIsRefusedNamingTheHolde
   struct stat st;
   ASSERT_EQ(stat((backup_dir_ + "/sift_stream.lock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// Takes the directory's lock in a child process, as another live stream would, and returns
+// the child's pid once it holds the lock. Only system calls after fork(): the test process has
+// gRPC threads, and one of them may hold malloc's lock at the moment of the fork.
+pid_t HoldLockInAChildProcess(const std::string& dir) {
+  const std::string lock_path = dir + "/sift_stream.lock";
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
+  const pid_t child = fork();
+  if (child == 0) {
+    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(1);
+    char digits[16];
+    int n = 0;
+    for (pid_t p = getpid(); p > 0; p /= 10) digits[n++] = static_cast<char>('0' + p % 10);
+    char pid_line[17];
+    for (int i = 0; i < n; ++i) pid_line[i] = digits[n - 1 - i];
+    pid_line[n] = '\n';
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid_line, n + 1, 0) != n + 1) _exit(1);
+    if (write(ready[1], "L", 1) != 1) _exit(1);
+    for (;;) pause();  // Holds the lock until it is killed.
+  }
+  close(ready[1]);
+  char byte = 0;
+  const bool locked = child > 0 && read(ready[0], &byte, 1) == 1;
+  close(ready[0]);
+  return locked ? child : -1;
+}
+
+TEST_F(DurabilityTest, LockOfAnotherProcessRefusesTheStreamAndItsDeathFreesTheFilesItLeft) {
+  {
+    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 3000);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  const int leftovers = CountFiles(backup_dir_);
+  ASSERT_GT(leftovers, 0);
+
+  const pid_t holder = HoldLockInAChildProcess(backup_dir_);
+  ASSERT_GT(holder, 0) << "the child could not take the lock";
+  auto refused = Builder().Build();
+  ASSERT_FALSE(refused.ok()) << "a second live process on one backup_dir must be refused";
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), absl::StrCat("pid ", holder)))
+      << refused.status();
+  EXPECT_EQ(CountFiles(backup_dir_), leftovers) << "a refused stream must not touch the files";
+
+  // SIGKILL runs no clean-up: only the kernel releases the dead process's flock.
+  ASSERT_EQ(kill(holder, SIGKILL), 0);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(holder, &wait_status, 0), holder);
+  ASSERT_TRUE(WIFSIGNALED(wait_status));
+
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << "a dead process's lock blocked the start: " << stream.status();
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(30));
+  EXPECT_TRUE(finished.ok()) << finished;
+  EXPECT_EQ((*stream)->Metrics().messages_recovered, 3000u);
+  ExpectNothingLost(3000);
+  EXPECT_EQ(CountFiles(backup_dir_), 0);
 }
 
 TEST_F(DurabilityTest, LeftoverFilesAreRecoveredAtStartAndDeleted) {
