@@ -161,6 +161,35 @@ TEST(PbfsReingestFormatTest, ProgressLineShowsFilesRateAndPercent) {
             "2/5 files, 1000 messages sent (500 msgs/s), 600 acknowledged, 25% of 0.0 MB: c.pbfs");
 }
 
+TEST(PbfsReingestFormatTest, TerminalBarShowsShareDoneEtaAndCounts) {
+  engine::FileReingestProgress p;
+  p.files_done = 2;
+  p.files_total = 5;
+  p.messages_sent = 1000;
+  p.messages_acknowledged = 600;
+  p.input_bytes_done = 250;
+  p.input_bytes_total = 1000;
+  p.elapsed = absl::Seconds(2);
+  p.current_file = "/x/y/c.pbfs";
+  EXPECT_EQ(FormatProgressBar(p, 0),
+            "[######..................] 25%  ETA 0:06  2/5 files  1,000 msgs (500/s)  600 acked"
+            "  c.pbfs");
+  p.retries = 3;
+  p.input_bytes_done = 1000;
+  p.current_file.clear();
+  EXPECT_EQ(FormatProgressBar(p, 0),
+            "[########################] 100%  2/5 files  1,000 msgs (500/s)  600 acked  3 retries");
+}
+
+TEST(PbfsReingestFormatTest, TerminalBarIsCutToTheTerminalsWidth) {
+  engine::FileReingestProgress p;
+  p.files_total = 1;
+  p.input_bytes_total = 10;
+  p.current_file = "a-very-long-backup-file-name-000001-0001.pbfs";
+  EXPECT_EQ(FormatProgressBar(p, 30).size(), 29u);
+  EXPECT_GT(FormatProgressBar(p, 0).size(), 29u);
+}
+
 TEST(PbfsReingestFormatTest, SummaryNamesWhatWasSkippedInADamagedFile) {
   engine::FileReingestReport report;
   engine::FileReingestResult damaged;

@@ -1,11 +1,15 @@
 #include "tools/pbfs_reingest.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "io/pbfs_reader.h"
+#include "tools/progress_text.h"
 
 namespace sift_stream::tools {
 namespace {
@@ -17,6 +21,8 @@ using engine::FileReingestResult;
 
 // In a log, a line per second is enough to see that it moves and how fast.
 constexpr absl::Duration kLineInterval = absl::Seconds(1);
+// On a terminal, ten redraws a second look smooth and cost nothing.
+constexpr absl::Duration kRedrawInterval = absl::Milliseconds(100);
 
 std::string Megabytes(uint64_t bytes) { return absl::StrFormat("%.1f MB", bytes / 1e6); }
 
@@ -53,42 +59,58 @@ std::string DescribeFile(const FileReingestResult& file) {
   return "";
 }
 
+// The width of the terminal `file` is on, or 0 if it is not one or does not say.
+int TerminalColumns(std::FILE* file) {
+  winsize size{};
+  if (ioctl(fileno(file), TIOCGWINSZ, &size) != 0) return 0;
+  return size.ws_col;
+}
+
 // Draws progress in `style`; remembers what it drew so that it can finish the line.
 class ProgressPrinter {
  public:
-  ProgressPrinter(ProgressStyle style, std::FILE* err) : style_(style), err_(err) {}
+  ProgressPrinter(ProgressStyle style, std::FILE* err)
+      : style_(style), err_(err), columns_(TerminalColumns(err)) {}
 
   void Update(const FileReingestProgress& progress) {
     seen_ = true;
-    const std::string line = FormatProgress(progress);
-    if (style_ == ProgressStyle::kTerminal) {
-      // Pad over the end of a longer previous line.
-      std::fprintf(err_, "\r%-*s", static_cast<int>(std::max(width_, line.size())),
-                   line.c_str());
-      width_ = line.size();
-      drew_ = true;
+    last_ = progress;
+    if (style_ == ProgressStyle::kTerminal && progress.elapsed >= next_draw_) {
+      Draw();
+      next_draw_ = progress.elapsed + kRedrawInterval;
     } else if (style_ == ProgressStyle::kLines && progress.elapsed >= next_line_) {
-      std::fprintf(err_, "pbfs reingest: %s\n", line.c_str());
+      std::fprintf(err_, "pbfs reingest: %s\n", FormatProgress(progress).c_str());
+      std::fflush(err_);
       next_line_ = progress.elapsed + kLineInterval;
     }
-    std::fflush(err_);
   }
 
   void Finish(const FileReingestProgress& last) {
-    if (style_ == ProgressStyle::kLines && seen_) {
+    if (!seen_) return;
+    if (style_ == ProgressStyle::kLines) {
       next_line_ = absl::ZeroDuration();
       Update(last);  // The final numbers, whenever the previous line was.
+    } else if (style_ == ProgressStyle::kTerminal) {
+      last_ = last;
+      Draw();
+      std::fputc('\n', err_);
     }
-    if (drew_) std::fputc('\n', err_);
   }
 
  private:
+  // "\r" goes back to the start of the line and "\033[K" clears what a longer line left.
+  void Draw() {
+    std::fprintf(err_, "\r\033[K%s", FormatProgressBar(last_, columns_).c_str());
+    std::fflush(err_);
+  }
+
   const ProgressStyle style_;
   std::FILE* const err_;
-  size_t width_ = 0;
-  bool drew_ = false;
+  const int columns_;
+  FileReingestProgress last_;
   bool seen_ = false;
   absl::Duration next_line_ = absl::ZeroDuration();
+  absl::Duration next_draw_ = absl::ZeroDuration();
 };
 
 }  // namespace
@@ -103,6 +125,26 @@ std::string FormatProgress(const FileReingestProgress& p) {
       p.messages_acknowledged, percent, Megabytes(p.input_bytes_total));
   if (p.retries > 0) absl::StrAppend(&line, ", ", p.retries, " retries");
   if (!p.current_file.empty()) absl::StrAppend(&line, ": ", Basename(p.current_file));
+  return line;
+}
+
+std::string FormatProgressBar(const FileReingestProgress& p, int columns) {
+  const double seconds = std::max(absl::ToDoubleSeconds(p.elapsed), 1e-3);
+  const double done =
+      p.input_bytes_total == 0 ? 1.0 : double(p.input_bytes_done) / p.input_bytes_total;
+  std::string line = absl::StrCat(ProgressBar(done, 24), " ",
+                                  static_cast<int>(std::clamp(done, 0.0, 1.0) * 100), "%");
+  if (const std::string eta = EtaClock(p.elapsed, done); !eta.empty() && done < 1) {
+    absl::StrAppend(&line, "  ETA ", eta);
+  }
+  absl::StrAppend(&line, "  ", p.files_done, "/", p.files_total, " files  ",
+                  Thousands(p.messages_sent), " msgs (",
+                  Thousands(static_cast<uint64_t>(p.messages_sent / seconds)), "/s)  ",
+                  Thousands(p.messages_acknowledged), " acked");
+  if (p.retries > 0) absl::StrAppend(&line, "  ", p.retries, " retries");
+  if (!p.current_file.empty()) absl::StrAppend(&line, "  ", Basename(p.current_file));
+  // A line wider than the terminal wraps, and "\r" would then redraw only its last part.
+  if (columns > 1 && line.size() >= static_cast<size_t>(columns)) line.resize(columns - 1);
   return line;
 }
 

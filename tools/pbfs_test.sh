@@ -120,6 +120,21 @@ expect_out "damaged      bad/flipped.pbfs: 900 intact messages re-ingested; corr
 expect_out "9013 bytes skipped in 1 region" "reingest damaged"
 [ -e bad/flipped.pbfs ] || fail "reingest deleted the damaged file"
 
+# On a terminal (a pty from script(1), 60 columns): a bar redrawn in place, never wider than
+# the terminal (a wrapped line cannot be redrawn), ending at 100% on a line of its own.
+mkdir -p tty && cp kept-a.pbfs tty/a.pbfs
+script -qec "stty cols 60; '$PBFS' reingest --uri=127.0.0.1:$port --api_key=secret-test-key tty" \
+  /dev/null >"$WORK/err" 2>&1 </dev/null
+rc=$?
+: >"$WORK/out"
+expect_rc 0 "reingest on a terminal"
+grep -qF $'\r\033[K[' "$WORK/err" || fail "terminal: no bar redrawn in place"
+grep -qF "] 100%  1/1 files" "$WORK/err" || fail "terminal: the last bar is not at 100%"
+grep -qE "^pbfs reingest: [0-9]+/[0-9]+ files" "$WORK/err" && fail "terminal: log-style lines on a terminal"
+widest=$(tr '\r' '\n' <"$WORK/err" | sed 's/\x1b\[K//g' | grep -F '] ' | awk '{ print length }' |
+  sort -n | tail -n 1)
+[ "${widest:-0}" -gt 0 ] && [ "${widest:-0}" -lt 60 ] || fail "terminal: a bar of ${widest:-0} columns on 60"
+
 # --retain keeps the files; a wrong key fails clearly, keeps them and never shows a key.
 run reingest --uri=127.0.0.1:$port --api_key=secret-test-key --retain kept-a.pbfs
 expect_rc 0 "reingest --retain"

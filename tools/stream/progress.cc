@@ -3,27 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "tools/progress_text.h"
 
 namespace sift_stream::tools {
-namespace {
-
-std::string Thousands(uint64_t n) {
-  std::string digits = absl::StrCat(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
-std::string Clock(absl::Duration d) {
-  const int64_t s = absl::ToInt64Seconds(d);
-  if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
-  return absl::StrFormat("%d:%02d", s / 60, s % 60);
-}
-
-}  // namespace
 
 std::string FormatProgress(const ProgressState& state, bool bar) {
   const double seconds = absl::ToDoubleSeconds(state.elapsed);
@@ -31,13 +13,10 @@ std::string FormatProgress(const ProgressState& state, bool bar) {
   std::string line = absl::StrCat(Thousands(state.rows), " rows  ", Thousands(rate), " rows/s");
   if (state.total_bytes == 0) return line;
   const double done = std::min(1.0, double(state.bytes) / double(state.total_bytes));
-  if (bar) {
-    const int filled = static_cast<int>(done * 20);
-    absl::StrAppend(&line, "  [", std::string(filled, '#'), std::string(20 - filled, '.'), "]");
-  }
+  if (bar) absl::StrAppend(&line, "  ", ProgressBar(done, 20));
   absl::StrAppend(&line, "  ", static_cast<int>(done * 100), "%");
-  if (done > 0 && seconds > 0) {
-    absl::StrAppend(&line, "  ETA ", Clock(state.elapsed * ((1 - done) / done)));
+  if (const std::string eta = EtaClock(state.elapsed, done); !eta.empty()) {
+    absl::StrAppend(&line, "  ETA ", eta);
   }
   return line;
 }
