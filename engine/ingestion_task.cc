@@ -68,16 +68,6 @@ class IngestionTask::Call : public GrpcOperation {
   bool ack_timed_out = false;
 };
 
-namespace {
-
-bool Retryable(grpc::StatusCode code) {
-  return code != grpc::StatusCode::UNAUTHENTICATED &&
-         code != grpc::StatusCode::PERMISSION_DENIED &&
-         code != grpc::StatusCode::INVALID_ARGUMENT;
-}
-
-}  // namespace
-
 IngestionTask::IngestionTask(std::shared_ptr<grpc::Channel> channel, grpc::CompletionQueue* cq,
                              CompletionQueuePoller& poller, io::Ring& ring, ControlBus& bus,
                              IngestionOptions options)
@@ -386,7 +376,7 @@ void IngestionTask::OnFinished() {
     ResolveCheckpoint(call->checkpoint, failed_checkpoints_.count(call->checkpoint) == 0,
                       call.get(), ok ? call->written : 0);
   }
-  if (!ok && !Retryable(call->status.error_code())) {
+  if (!ok && !StreamMayRetry(call->status.error_code())) {
     return Fail(absl::StrCat("Sift refused the stream: ", Redacted(call->status.error_message()),
                              " (code ", call->status.error_code(),
                              "); not retrying, data stays on disk"));
@@ -497,17 +487,6 @@ void IngestionTask::Fail(absl::string_view why) {
   error.error = absl::FailedPreconditionError(why);
   bus_.Publish(std::move(error));
   Step();
-}
-
-absl::Duration RetryBackoff(const RetryPolicy& policy, int failed_attempts,
-                            std::mt19937_64& rng) {
-  absl::Duration base = policy.initial_backoff;
-  for (int i = 1; i < failed_attempts && base < policy.max_backoff; ++i) {
-    base = base * policy.multiplier;
-  }
-  base = std::min(base, policy.max_backoff);
-  std::uniform_real_distribution<double> jitter(1 - policy.jitter, 1 + policy.jitter);
-  return base * jitter(rng);
 }
 
 absl::Duration IngestionTask::NextBackoff() {

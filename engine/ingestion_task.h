@@ -50,24 +50,11 @@
 #include "engine/completion_queue_poller.h"
 #include "engine/control_message.h"
 #include "engine/grpc_operation.h"
+#include "engine/retry_rules.h"
 #include "engine/serialized_message.h"
 #include "io/ring.h"
 
 namespace sift_stream::engine {
-
-struct RetryPolicy {
-  // 0: retry for ever (the data is on disk; giving up only stops the live path).
-  int max_attempts = 0;
-  absl::Duration initial_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(5);
-  double multiplier = 2.0;
-  // Each backoff is scaled by a random factor in [1 - jitter, 1 + jitter].
-  double jitter = 0.2;
-};
-
-// The wait before the next attempt after `failed_attempts` (>= 1) consecutive failures:
-// initial_backoff * multiplier^(failed_attempts - 1), capped at max_backoff, then jittered.
-absl::Duration RetryBackoff(const RetryPolicy& policy, int failed_attempts, std::mt19937_64& rng);
 
 struct IngestionOptions {
   std::string method = "/sift.ingest.v1.IngestService/IngestWithConfigDataStream";

@@ -18,20 +18,6 @@ namespace {
 namespace configs = sift::ingestion_configs::v2;
 namespace runs = sift::runs::v2;
 
-bool Retryable(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string Quoted(const std::string& value) {
   return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}}), "\"");
 }
@@ -52,7 +38,7 @@ class Caller {
       if (status.ok()) return absl::OkStatus();
       const bool out_of_attempts =
           options_.retry.max_attempts > 0 && attempt >= options_.retry.max_attempts;
-      if (!Retryable(status.error_code()) || out_of_attempts) {
+      if (!SetupCallMayRetry(status.error_code()) || out_of_attempts) {
         return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                             absl::StrCat("Sift ", name, " failed after ", attempt,
                                          " attempt(s): ", status.error_message()));
