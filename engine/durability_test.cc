@@ -362,6 +362,64 @@ TEST_F(DurabilityTest, RetainedRecoveredFilesAreMarkedAndNotSentAgain) {
   EXPECT_EQ(CountFiles(backup_dir_), leftovers);
 }
 
+// Damage a crash does not explain — a flipped bit, or another file under a .pbfs name — is
+// kept for a human, and Finish says so: the intact messages went to Sift, the rest could not.
+TEST_F(DurabilityTest, DamagedAndForeignLeftoversGiveUpWhatIsIntactAreKeptAndFinishSaysSo) {
+  {
+    DiskBackupPolicy backups;
+    backups.backup_dir = backup_dir_;
+    backups.max_file_size_bytes = 64 << 20;  // One file.
+    auto earlier = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, 20000);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+  ASSERT_EQ(CountFiles(backup_dir_), 1);
+  std::string flipped;
+  DIR* d = opendir(backup_dir_.c_str());
+  while (dirent* e = readdir(d)) {
+    if (absl::EndsWith(e->d_name, ".pbfs")) flipped = absl::StrCat(backup_dir_, "/", e->d_name);
+  }
+  closedir(d);
+  {
+    std::fstream f(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const std::streamoff middle = f.tellg() / 2;
+    f.seekg(middle);
+    char byte = 0;
+    f.get(byte);
+    f.seekp(middle);
+    f.put(static_cast<char>(byte ^ 0x10));
+  }
+  const std::string foreign = backup_dir_ + "/notes.pbfs";
+  const std::string text = "timestamp,value\n1,2\n3,4\n";
+  std::ofstream(foreign) << text;
+  const int64_t intact = MessagesOnDisk(backup_dir_);
+  ASSERT_GT(intact, 0);
+  ASSERT_LT(intact, 20000);
+
+  auto stream = Builder().Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  const FinishReport report = (*stream)->FinishWithReport(absl::Seconds(30));
+  EXPECT_TRUE(absl::IsDataLoss(report.status)) << report.status;
+  EXPECT_TRUE(absl::StrContains(report.status.message(), flipped)) << report.status;
+  EXPECT_TRUE(absl::StrContains(report.status.message(), foreign)) << report.status;
+  EXPECT_EQ(report.damaged_files.size(), 2u);
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, intact);
+  EXPECT_EQ((*stream)->Metrics().messages_recovered, static_cast<uint64_t>(intact));
+  // Both kept: the flipped file for `pbfs inspect`, the foreign one untouched.
+  EXPECT_TRUE(Exists(flipped));
+  std::ifstream in(foreign);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()),
+            text);
+  // Marked as done: the next stream neither sends the intact messages again nor complains.
+  stream->reset();
+  auto next = Builder().Build();
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE((*next)->Finish(absl::Seconds(30)).ok());
+  EXPECT_EQ((*next)->Metrics().recovery_files_found, 0u);
+}
+
 TEST_F(DurabilityTest, TornLeftoverFileGivesUpItsIntactMessagesAndIsDeleted) {
   {
     DiskBackupPolicy backups;

@@ -68,6 +68,10 @@ struct FinishReport {
   // (their messages are not counted above: they are not this stream's). Empty with NoRetries,
   // which leaves such files alone.
   std::vector<std::string> leftover_files;
+  // Backup files (this stream's or leftovers) that re-ingestion found damaged: every intact
+  // message in them was re-ingested, but what the damaged bytes held cannot be read. They are
+  // kept, with an ".acked" marker once the rest was confirmed, for `pbfs inspect`.
+  std::vector<std::string> damaged_files;
 };
 
 namespace engine {

@@ -456,11 +456,24 @@ absl::Status Reactor::Verdict() {
         LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
     unconfirmed.insert(unconfirmed.end(), left.begin(), left.end());
   }
-  if (unconfirmed.empty()) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(
-      unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept ",
-      config_.no_retries ? "(NoRetries: not re-ingested): " : "for re-ingestion: ",
-      absl::StrJoin(unconfirmed, ", ")));
+  std::string kept;
+  if (!unconfirmed.empty()) {
+    kept = absl::StrCat(
+        unconfirmed.size(), " backup file(s) may hold data Sift has not confirmed; they are kept ",
+        config_.no_retries ? "(NoRetries: not re-ingested): " : "for re-ingestion: ",
+        absl::StrJoin(unconfirmed, ", "));
+  }
+  const std::vector<std::string> no_files;
+  const std::vector<std::string>& damaged =
+      reingestion_ != nullptr ? reingestion_->damaged_files() : no_files;
+  if (damaged.empty()) {
+    return kept.empty() ? absl::OkStatus() : absl::UnavailableError(kept);
+  }
+  // The intact messages went to Sift; whatever the damaged bytes held did not, and cannot.
+  return absl::DataLossError(absl::StrCat(
+      damaged.size(), " backup file(s) were damaged: every intact message in them was "
+      "re-ingested, what the damaged bytes held could not be read; the files are kept for "
+      "`pbfs inspect`: ", absl::StrJoin(damaged, ", "), kept.empty() ? "" : "; ", kept));
 }
 
 FinishReport Reactor::BuildReport() const {
@@ -476,6 +489,7 @@ FinishReport Reactor::BuildReport() const {
   if (!recovery_files_.empty()) {
     report.leftover_files = LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
   }
+  if (reingestion_ != nullptr) report.damaged_files = reingestion_->damaged_files();
   return report;
 }
 

@@ -335,6 +335,7 @@ void ReingestionTask::FinishFile() {
     if (!file.signaled) {
       file.signaled = true;
       ++metrics_.damaged_files;
+      if (file.memory == nullptr) damaged_files_.push_back(file.path);
       const std::string problem =
           read_status.ok() ? report.problem : std::string(read_status.message());
       Signal(absl::DataLossError(absl::StrFormat(

@@ -192,6 +192,9 @@ class ReingestionTask {
   // True once shut down and nothing, here or in the private stream, is in flight.
   bool quiescent() const;
   const ReingestionMetrics& metrics() const { return metrics_; }
+  // Backup files found damaged (corrupt, or an I/O error while reading), once each, in the
+  // order met: every intact message in them was streamed, and they are kept on disk.
+  const std::vector<std::string>& damaged_files() const { return damaged_files_; }
   // The private stream's own counters (streams started and failed, messages written).
   const IngestionMetrics& stream_metrics() const { return stream_->metrics(); }
 
@@ -293,6 +296,7 @@ class ReingestionTask {
   io::Completion backoff_cancel_;
   std::mt19937_64 rng_{std::random_device{}()};
   ReingestionMetrics metrics_;
+  std::vector<std::string> damaged_files_;
 };
 
 const char* ReingestionStateName(ReingestionTask::State state);

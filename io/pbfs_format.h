@@ -34,6 +34,12 @@ inline constexpr size_t kPbfsFrameHeaderBytes = 4;
 // The largest message a frame can carry: its length must fit the 4-byte frame header.
 inline constexpr uint64_t kPbfsMaxMessageBytes = std::numeric_limits<uint32_t>::max();
 
+// A chunk header claiming more frame bytes than this, where the file ends before them, is
+// damage or another format, not a write cut short. The format allows larger chunks, but our
+// writer seals one every few MiB; erring here keeps a file (corrupt) rather than deleting it
+// (torn tail), so the bound is the safe way round.
+inline constexpr uint64_t kPbfsMaxPlausibleChunkBytes = uint64_t{1} << 30;
+
 namespace pbfs_internal {
 
 // Little-endian stores and loads, byte by byte so they are correct on any host and need no

@@ -289,7 +289,10 @@ absl::StatusOr<bool> PbfsReader::LooksTorn(uint64_t offset, const Verdict& verdi
   switch (verdict.kind) {
     case Verdict::Kind::kShortHeader:
     case Verdict::Kind::kPastEnd:
-      return true;
+      // Cut short by end of file, unless the length is absurd: a tear leaves a real header,
+      // so that is another file's bytes (text, another format) or damage. Recovery deletes
+      // torn files and keeps corrupt ones, so this matters.
+      return verdict.frames_bytes <= kPbfsMaxPlausibleChunkBytes;
     case Verdict::Kind::kBadCrc:
       break;
     case Verdict::Kind::kIntact:

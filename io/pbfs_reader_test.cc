@@ -288,8 +288,10 @@ TEST(PbfsReaderTest, LastChunkZeroedFromASectorToEndOfFileIsTornTail) {
   }
 }
 
-// A header claiming 2^60 bytes must be reported, never allocated (run under --config=asan).
-TEST(PbfsReaderTest, HugeLengthFieldIsReportedNotAllocated) {
+// A header claiming 2^60 bytes must be reported, never allocated (run under --config=asan),
+// and is corruption even at the end of the file: no write cut short leaves such a length, and a
+// torn tail would let recovery delete the file.
+TEST(PbfsReaderTest, HugeLengthFieldIsReportedNotAllocatedAndIsCorruptNotTorn) {
   const TestFile good = SmallFile();
   const std::string bogus = "CRC!" + LittleEndian64(uint64_t{1} << 60) + "some frame bytes";
   for (bool intact_after : {false, true}) {
@@ -298,13 +300,44 @@ TEST(PbfsReaderTest, HugeLengthFieldIsReportedNotAllocated) {
     for (PbfsReadMode mode : kBothModes) {
       for (const PbfsContents& got : {MustRead(bytes, mode), MustReadFile(path, mode)}) {
         SCOPED_TRACE(got.report.problem);
-        EXPECT_EQ(got.report.end, intact_after ? PbfsEnd::kCorrupt : PbfsEnd::kTornTail);
+        EXPECT_EQ(got.report.end, PbfsEnd::kCorrupt);
         EXPECT_EQ(got.report.problem_offset, good.bytes.size());
         EXPECT_NE(got.report.problem.find("claims 1152921504606846976 bytes"), std::string::npos);
         const bool resumed = intact_after && mode == PbfsReadMode::kSalvage;
         EXPECT_EQ(got.report.chunks_read, good.chunks.size() * (resumed ? 2 : 1));
-        EXPECT_EQ(got.report.bytes_skipped, resumed ? bogus.size() : 0);
+        // Salvage steps over the bogus chunk, to the good copy or to the end of the file.
+        EXPECT_EQ(got.report.bytes_skipped, mode == PbfsReadMode::kSalvage ? bogus.size() : 0);
       }
+    }
+  }
+}
+
+// Another file under a .pbfs name must be kept, so it may not read as a torn tail: text, or
+// binary data whose "length" is absurd, where a first chunk header should be. (A file shorter
+// than a header holds no message and reads as torn, like any truncation.)
+TEST(PbfsReaderTest, FileThatIsNotPbfsIsCorruptAtOffsetZero) {
+  for (const std::string& bytes :
+       {std::string("timestamp,value\n1,2\n3,4\n"),
+        std::string("CRC!") + LittleEndian64(kPbfsMaxPlausibleChunkBytes + 1) + "abc"}) {
+    for (PbfsReadMode mode : kBothModes) {
+      const PbfsContents got = MustRead(bytes, mode);
+      SCOPED_TRACE(got.report.problem);
+      EXPECT_EQ(got.report.end, PbfsEnd::kCorrupt);
+      EXPECT_EQ(got.report.problem_offset, 0u);
+      EXPECT_EQ(got.report.messages_read, 0u);
+    }
+  }
+}
+
+// What a crash leaves of a file's first chunk: zeros, or a plausible header cut short.
+TEST(PbfsReaderTest, FirstChunkCutShortOrZeroedIsStillATornTail) {
+  const TestFile file = SmallFile();
+  for (const std::string& bytes : {std::string(5, '\0'), std::string(4096, '\0'),
+                                   file.bytes.substr(0, 20)}) {
+    for (PbfsReadMode mode : kBothModes) {
+      const PbfsContents got = MustRead(bytes, mode);
+      SCOPED_TRACE(got.report.problem);
+      EXPECT_EQ(got.report.end, PbfsEnd::kTornTail) << bytes.size() << " bytes";
     }
   }
 }

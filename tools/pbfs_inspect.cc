@@ -20,10 +20,6 @@
 namespace sift_stream::tools {
 namespace {
 
-// No writer makes a chunk anywhere near this big (ours: about 1 MiB), and a header holding
-// text or other binary data claims far more: 8 ASCII bytes read as a length are ~10^17.
-constexpr uint64_t kMaxPlausibleChunkBytes = uint64_t{1} << 30;
-
 absl::Status ErrnoStatus(int error, absl::string_view what, const std::string& path) {
   const std::string text = absl::StrCat(path, ": ", what, ": ", std::strerror(error));
   return error == ENOENT ? absl::NotFoundError(text) : absl::UnknownError(text);
@@ -81,9 +77,10 @@ void ApplyNotPbfsRule(PbfsInspection& inspection) {
   if (report.chunks_read > 0 || report.end == io::PbfsEnd::kClean) return;
   const std::string head = Head(inspection.path);
   if (head.find_first_not_of('\0') == std::string::npos) return;  // Zeros: a torn write.
+  // 8 ASCII bytes read as a length are ~10^17: far past any plausible chunk.
   if (head.size() == io::kPbfsChunkHeaderBytes &&
       io::pbfs_internal::LoadLittleEndian64(head.data() + io::kPbfsCrcBytes) <=
-          kMaxPlausibleChunkBytes) {
+          io::kPbfsMaxPlausibleChunkBytes) {
     return;  // A header that could be real: the reader's verdict stands.
   }
   inspection.not_pbfs = true;
