@@ -120,6 +120,13 @@ expect_out "damaged      bad/flipped.pbfs: 900 intact messages re-ingested; corr
 expect_out "9013 bytes skipped in 1 region" "reingest damaged"
 [ -e bad/flipped.pbfs ] || fail "reingest deleted the damaged file"
 
+# Another file under a .pbfs name: nothing to send, and it must not be deleted as torn.
+cp text.txt notes.pbfs
+run reingest --uri=127.0.0.1:$port --api_key=secret-test-key notes.pbfs
+expect_rc 1 "reingest of a file that is not PBFS"
+expect_out "damaged      notes.pbfs: 0 intact messages re-ingested; corrupt at offset 0" "not PBFS"
+cmp -s text.txt notes.pbfs || fail "reingest deleted or changed a file that is not PBFS"
+
 # On a terminal (a pty from script(1), 60 columns): a bar redrawn in place, never wider than
 # the terminal (a wrapped line cannot be redrawn), ending at 100% on a line of its own.
 mkdir -p tty && cp kept-a.pbfs tty/a.pbfs
