@@ -3,13 +3,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -58,6 +61,17 @@ std::string WithoutTrailingSlashes(std::string dir) {
   return dir;
 }
 
+absl::StatusOr<std::string> AbsoluteBackupDir(const std::string& dir) {
+  if (!dir.empty() && dir.front() == '/') return WithoutTrailingSlashes(dir);
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    return io::ErrnoToStatus(errno, "find the current directory for the relative backup_dir",
+                             dir);
+  }
+  const absl::string_view base = absl::string_view(cwd) == "/" ? "" : cwd;
+  return WithoutTrailingSlashes(absl::StrCat(base, "/", dir));
+}
+
 absl::StatusOr<int> OpenBackupDir(const std::string& dir, absl::string_view probe_name) {
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) {
@@ -103,6 +117,14 @@ absl::StatusOr<int> LockBackupDir(int dir_fd, const std::string& dir) {
   return fd;
 }
 
+absl::StatusOr<int> CheckAndLockBackupDir(const std::string& dir, absl::string_view probe_name) {
+  absl::StatusOr<int> dir_fd = OpenBackupDir(dir, probe_name);
+  if (!dir_fd.ok()) return dir_fd.status();
+  absl::StatusOr<int> lock_fd = LockBackupDir(*dir_fd, dir);
+  close(*dir_fd);
+  return lock_fd;
+}
+
 std::string AckMarkerPath(absl::string_view backup_file) {
   return absl::StrCat(backup_file, ".acked");
 }
@@ -113,6 +135,43 @@ absl::Status WriteAckMarker(const std::string& backup_file) {
   if (fd < 0) return io::ErrnoToStatus(errno, "create the acknowledgement marker", marker);
   close(fd);
   return absl::OkStatus();
+}
+
+namespace {
+
+// "<stream id>-<checkpoint>-<file>.pbfs", from a name or the last part of a path.
+struct BackupFileName {
+  absl::string_view stream_id;
+  uint64_t checkpoint = 0;
+  uint64_t file = 0;
+};
+
+std::optional<BackupFileName> ParseBackupFileName(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  absl::string_view name = slash == absl::string_view::npos ? path : path.substr(slash + 1);
+  if (!absl::ConsumeSuffix(&name, ".pbfs")) return std::nullopt;
+  const size_t second = name.rfind('-');
+  if (second == absl::string_view::npos || second == 0) return std::nullopt;
+  const size_t first = name.rfind('-', second - 1);
+  if (first == absl::string_view::npos || first == 0) return std::nullopt;
+  BackupFileName parsed;
+  parsed.stream_id = name.substr(0, first);
+  if (!absl::SimpleAtoi(name.substr(first + 1, second - first - 1), &parsed.checkpoint) ||
+      !absl::SimpleAtoi(name.substr(second + 1), &parsed.file)) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+}  // namespace
+
+bool BackupFileWrittenBefore(absl::string_view a, absl::string_view b) {
+  const std::optional<BackupFileName> x = ParseBackupFileName(a);
+  const std::optional<BackupFileName> y = ParseBackupFileName(b);
+  if (x.has_value() != y.has_value()) return x.has_value();
+  if (!x.has_value()) return a < b;
+  return std::tie(x->stream_id, x->checkpoint, x->file, a) <
+         std::tie(y->stream_id, y->checkpoint, y->file, b);
 }
 
 std::vector<std::string> LeftoverBackupFiles(const std::string& dir,
@@ -132,7 +191,7 @@ std::vector<std::string> LeftoverBackupFiles(const std::string& dir,
     }
   }
   closedir(d);
-  std::sort(candidates.begin(), candidates.end());
+  std::sort(candidates.begin(), candidates.end(), BackupFileWrittenBefore);
   std::vector<std::string> leftovers;
   for (const std::string& name : candidates) {
     if (markers.count(name) == 0) leftovers.push_back(absl::StrCat(dir, "/", name));

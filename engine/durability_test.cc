@@ -264,6 +264,55 @@ TEST_F(DurabilityTest, LockOfAnotherProcessRefusesTheStreamAndItsDeathFreesTheFi
   EXPECT_EQ(CountFiles(backup_dir_), 0);
 }
 
+TEST_F(DurabilityTest, LockIsCheckedBeforeAnyCallToSift) {
+  const pid_t holder = HoldLockInAChildProcess(backup_dir_);
+  ASSERT_GT(holder, 0) << "the child could not take the lock";
+  // Nothing listens on port 1: had Build called Sift first, it would report an outage after
+  // its retries instead of the busy directory.
+  const absl::Time start = absl::Now();
+  auto refused = Builder().Uri("127.0.0.1:1").Build();
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), absl::StrCat("pid ", holder)))
+      << refused.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "Build tried Sift before the directory";
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, 0);
+}
+
+// A relative backup_dir means the directory it named at Build: a later chdir() (daemons do
+// one) must not put backup files, durability or recovery anywhere else.
+TEST_F(DurabilityTest, RelativeBackupDirStaysWhereItWasAfterAChdir) {
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  const std::string parent = backup_dir_ + "/..";
+  ASSERT_EQ(chdir(parent.c_str()), 0);
+  const std::string relative = "relative_backups";
+  const std::string absolute = backup_dir_ + "/../" + relative;
+  ASSERT_EQ(mkdir(relative.c_str(), 0700), 0);
+  DiskBackupPolicy backups;
+  backups.backup_dir = relative;
+  auto stream = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();
+  ASSERT_EQ(chdir(backup_dir_.c_str()), 0);  // Elsewhere, and writable: a wrong path would work.
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendRange(**stream, 0, 3000);
+  const absl::Status flushed = (*stream)->Flush(absl::Seconds(10));
+  ASSERT_TRUE(flushed.ok()) << flushed;
+  EXPECT_EQ(MessagesOnDisk(absolute), 3000);
+  EXPECT_EQ(CountFiles(backup_dir_ + "/" + relative), 0) << "files followed the chdir";
+  ASSERT_TRUE((*stream)->Finish(absl::Seconds(10)).ok());
+  stream->reset();
+  // Recovery from the relative name, after yet another chdir, finds and deletes them all.
+  ASSERT_EQ(chdir(parent.c_str()), 0);
+  auto recovering = Builder().Backups(backups).Build();
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_TRUE(recovering.ok()) << recovering.status();
+  EXPECT_TRUE((*recovering)->Finish(absl::Seconds(30)).ok());
+  ExpectNothingLost(3000);
+  EXPECT_EQ(CountFiles(absolute), 0);
+}
+
 TEST_F(DurabilityTest, LeftoverFilesAreRecoveredAtStartAndDeleted) {
   {
     // A stream that could not reach Sift: everything stays on disk, as after a crash.

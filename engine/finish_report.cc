@@ -120,7 +120,7 @@ std::vector<std::string> UnconfirmedFilesOfStream(const std::string& dir,
     files.push_back(std::move(path));
   }
   closedir(d);
-  std::sort(files.begin(), files.end());
+  std::sort(files.begin(), files.end(), BackupFileWrittenBefore);
   return files;
 }
 

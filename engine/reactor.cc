@@ -32,7 +32,7 @@ std::vector<std::string> FilesOfStream(const std::string& dir, const std::string
     }
   }
   closedir(d);
-  std::sort(files.begin(), files.end());
+  std::sort(files.begin(), files.end(), BackupFileWrittenBefore);
   return files;
 }
 

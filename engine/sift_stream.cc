@@ -2,11 +2,15 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <unistd.h>
 
 #include <random>
+#include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/backup_dir.h"
 #include "engine/metrics_http.h"
 #include "engine/reactor.h"
 #include "engine/stream_state.h"
@@ -14,11 +18,14 @@
 namespace sift_stream {
 namespace {
 
+// 16 hex digits: the start time in milliseconds (11 digits last until the year 2527), then 20
+// random bits. Leftover files of several dead processes thus recover in the order the
+// processes ran; two streams on one directory cannot start in the same millisecond (the
+// directory lock), and ids in different directories need not differ.
 std::string NewStreamId() {
   std::random_device random;
-  const uint64_t bits = (static_cast<uint64_t>(random()) << 32) ^ random() ^
-                        static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
-  return absl::StrFormat("%016x", bits);
+  const uint64_t millis = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+  return absl::StrFormat("%011x%05x", millis & ((uint64_t{1} << 44) - 1), random() & 0xfffff);
 }
 
 }  // namespace
@@ -145,17 +152,35 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
         "(%d): raise it or lower MaxMessageBytes",
         memory.max_bytes, max_message_bytes_));
   }
-  if (mode_ != StreamMode::kLiveOnly && !in_memory && backups_.backup_dir.empty()) {
+  const bool on_disk = mode_ != StreamMode::kLiveOnly && !in_memory;
+  if (on_disk && backups_.backup_dir.empty()) {
     return absl::InvalidArgumentError(
         "no backup directory: call Backups() with a backup_dir, or Mode(kLiveOnly) or "
         "Mode(kLiveWithMemoryBackups)");
+  }
+  engine::DiskBackupPolicy backups = backups_;
+  const std::string stream_id = NewStreamId();
+  // Checked and locked before any call to Sift: a wrong or busy directory is the error to
+  // report, not an outage, and a second process must not register runs or flows first.
+  int early_lock = -1;
+  absl::Cleanup release_early_lock = [&early_lock] {
+    if (early_lock >= 0) close(early_lock);
+  };
+  if (on_disk) {
+    absl::StatusOr<std::string> absolute = engine::AbsoluteBackupDir(backups.backup_dir);
+    if (!absolute.ok()) return absolute.status();
+    backups.backup_dir = *std::move(absolute);
+    absl::StatusOr<int> lock =
+        engine::CheckAndLockBackupDir(backups.backup_dir, absl::StrCat(".", stream_id, ".probe"));
+    if (!lock.ok()) return lock.status();
+    early_lock = *lock;
   }
   // Listening first: a bad address or a port in use fails before any call to Sift.
   std::unique_ptr<engine::MetricsHttpServer> metrics_http;
   if (!metrics_host_port_.empty()) {
     auto started = engine::MetricsHttpServer::Start(
         metrics_host_port_,
-        mode_ == StreamMode::kLiveOnly || in_memory ? "" : backups_.backup_dir, in_memory);
+        on_disk ? backups.backup_dir : "", in_memory);
     if (!started.ok()) return started.status();
     metrics_http = std::move(started).value();
   }
@@ -189,8 +214,8 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
   reactor.live_channel = channel;
   reactor.reingest_channel = engine::CreateReingestionChannel(uri_, credentials, channel_args);
   reactor.api_key = api_key_;
-  reactor.stream_id = NewStreamId();
-  reactor.backups = backups_;
+  reactor.stream_id = stream_id;
+  reactor.backups = backups;
   reactor.memory = memory;
   if (sync_.has_value()) reactor.backups.sync = *sync_;  // Whatever order Backups() came in.
   reactor.ingestion.checkpoint_interval = checkpoint_interval_;
@@ -208,6 +233,8 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
       *setup, reactor.stream_id,
       engine::RequestBuilder(setup->ingestion_config_id, setup->run_id, setup->flows),
       max_message_bytes_, std::move(calls), auto_register_flows_));
+  // The backup manager takes the lock for good; a flock is per open file, so let go first.
+  if (early_lock >= 0) close(std::exchange(early_lock, -1));
   auto started = engine::Reactor::Start(std::move(reactor));
   if (!started.ok()) return started.status();
   stream->reactor_ = std::move(started).value();
