@@ -563,6 +563,8 @@ TEST_F(DurabilityTest, BackupDirThatRefusesDirectIoFallsBackSaysSoAndLosesNothin
   if (mount("ramfs", backup_dir_.c_str(), "ramfs", 0, nullptr) != 0) {
     GTEST_SKIP() << "cannot mount ramfs here (needs root): " << strerror(errno);
   }
+  LogCapture log;
+  google::AddLogSink(&log);
   {
     auto stream = Builder().Build();
     ASSERT_TRUE(stream.ok()) << stream.status();
@@ -571,7 +573,14 @@ TEST_F(DurabilityTest, BackupDirThatRefusesDirectIoFallsBackSaysSoAndLosesNothin
     EXPECT_TRUE((*stream)->Finish(absl::Seconds(30)).ok());
     EXPECT_GT((*stream)->Metrics().backup_files_buffered, 0u);
   }
+  google::RemoveLogSink(&log);
   ExpectNothingLost(3000);
+  // Said once, naming the directory and what it means.
+  const std::string said = log.text();
+  EXPECT_TRUE(absl::StrContains(said, absl::StrCat("backup directory ", backup_dir_,
+                                                   " refuses O_DIRECT")))
+      << said;
+  EXPECT_TRUE(absl::StrContains(said, "buffered writes through the page cache")) << said;
   umount2(backup_dir_.c_str(), MNT_DETACH);
 }
 

@@ -24,24 +24,6 @@ namespace {
 
 constexpr char kWrongKey[] = "sk-live-9f8e7d6c5b4a-DO-NOT-LOG";
 
-// Every message glog emits, whatever the severity and whether or not it goes to stderr.
-class CapturingSink : public google::LogSink {
- public:
-  void send(google::LogSeverity, const char*, const char*, int, const google::LogMessageTime&,
-            const char* message, size_t length) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    text_.append(message, length).append("\n");
-  }
-  std::string text() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return text_;
-  }
-
- private:
-  std::mutex mu_;
-  std::string text_;
-};
-
 // Sends fd 2 to a file for the test's lifetime, so raw writes to stderr are scanned too.
 class StderrToFile {
  public:
@@ -69,7 +51,7 @@ class StderrToFile {
 
 TEST_F(SiftStreamTest, WrongApiKeyNeverAppearsInLogsStderrPagesOrStatuses) {
   FLAGS_v = 2;
-  CapturingSink sink;
+  LogCapture sink;
   google::AddLogSink(&sink);
   StderrToFile stderr_file(absl::StrCat(std::getenv("TEST_TMPDIR"), "/stderr.txt"));
   std::vector<std::string> seen;  // Statuses and pages the user could print.
@@ -120,7 +102,7 @@ TEST_F(SiftStreamTest, WrongApiKeyNeverAppearsInLogsStderrPagesOrStatuses) {
 
 TEST(GlogTest, LibraryLogsWithoutInitGoogleLogging) {
   ASSERT_FALSE(google::IsGoogleLoggingInitialized()) << "the test must not initialize glog";
-  CapturingSink sink;
+  LogCapture sink;
   google::AddLogSink(&sink);
   LOG(WARNING) << "sift_stream logging test line";
   google::RemoveLogSink(&sink);

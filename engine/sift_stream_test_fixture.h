@@ -6,11 +6,13 @@
 #define SIFT_STREAM_ENGINE_SIFT_STREAM_TEST_FIXTURE_H_
 
 #include <dirent.h>
+#include <glog/logging.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +30,25 @@ using testing::FakeSiftOptions;
 using testing::FaultPlan;
 
 inline constexpr char kKey[] = "sift-stream-test";
+
+// Every message glog emits, whatever the severity and whether or not it goes to stderr.
+class LogCapture : public google::LogSink {
+ public:
+  void send(google::LogSeverity, const char*, const char*, int, const google::LogMessageTime&,
+            const char* message, size_t length) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    text_.append(message, length).append("\n");
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string text_;
+};
+
 
 inline int CountFiles(const std::string& dir) {
   int n = 0;
