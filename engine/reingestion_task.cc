@@ -202,7 +202,6 @@ void ReingestionTask::StepIdle() {
   job_ = std::move(queue_.front());
   queue_.pop_front();
   metrics_.pending_jobs = queue_.size();
-  attempts_failed_ = 0;
   StartAttempt();
 }
 

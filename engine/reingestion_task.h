@@ -5,8 +5,10 @@
 // (FIFO) and, one at a time, reads the job's PBFS files in write order and streams every
 // message on a stream of its own. A job succeeds when Sift acknowledges that stream; then its
 // files are deleted (unless retain_backups). A failed attempt is retried from the first file
-// after an exponential backoff (RetryPolicy), up to max_attempts (0: for ever); giving up keeps
-// the files and raises kErrorSignal naming them. Re-sending a whole job can duplicate messages
+// after an exponential backoff (RetryPolicy; it grows with the task's failures in a row), up
+// to max_attempts per job (0: for ever); giving up keeps the files and raises kErrorSignal
+// naming them. While other jobs wait, the retry goes to the back of the queue, so a job that
+// keeps failing (a file Sift refuses with a retryable status) never holds up the others. Re-sending a whole job can duplicate messages
 // Sift already received on the failed stream (whether Sift then stores them twice is not
 // known to us); losing nothing matters more than sending each message once. A job may name
 // only some of its messages (ControlMessage::only_messages): the others are read and skipped.
@@ -29,9 +31,10 @@
 // messages are streamed, the tail is counted (metrics().torn_tails), and the file is treated
 // like a clean one. Every intact message of a damaged file (corrupt chunks, or an I/O error)
 // is streamed too, but the file is kept even after the job succeeds, with an ".acked" marker
-// beside it (engine/backup_dir.h) so that recovery does not send it again, and kErrorSignal
-// names the file, the problem and the bytes skipped. A file that cannot be opened (e.g. missing) raises
-// kErrorSignal naming it and the job goes on with the others. Each file's problem is signalled
+// beside it (engine/backup_dir.h) so that recovery does not send it again, kErrorSignal
+// names the file, the problem and the bytes skipped, and damaged_files() lists it. A file
+// that cannot be opened (e.g. missing) raises kErrorSignal naming it and the job goes on with
+// the others. Each file's problem is signalled
 // once per job, however many attempts read it.
 //
 // Memory. A kReingestBackups from a memory backup (engine/memory_backup.h) carries the
@@ -213,6 +216,7 @@ class ReingestionTask {
     std::vector<File> files;
     // ControlMessage::only_messages: the positions to send; empty sends every message.
     std::vector<std::pair<uint64_t, uint64_t>> only;
+    int attempts_failed = 0;  // Against RetryPolicy::max_attempts.
   };
 
   void OnControl(const ControlMessage& message);
@@ -271,7 +275,8 @@ class ReingestionTask {
   bool shutting_down_ = false;
   std::deque<Job> queue_;
   std::optional<Job> job_;
-  int attempts_failed_ = 0;
+  // Failed attempts in a row, whichever jobs they were: the backoff grows with these.
+  int consecutive_failures_ = 0;
 
   // The attempt in progress: its private checkpoint, the file being read, what it sent.
   uint64_t attempt_checkpoint_ = 0;

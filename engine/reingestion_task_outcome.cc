@@ -27,6 +27,7 @@ void ReingestionTask::StepAwaitingAck() {
 }
 
 void ReingestionTask::AttemptSucceeded() {
+  consecutive_failures_ = 0;
   ++metrics_.jobs_done;
   metrics_.files_reingested += attempt_files_;
   metrics_.messages_reingested += attempt_messages_;
@@ -56,20 +57,23 @@ void ReingestionTask::MarkKeptFiles() {
 }
 
 void ReingestionTask::AttemptFailed() {
-  ++attempts_failed_;
+  ++job_->attempts_failed;
+  ++consecutive_failures_;
   if (shutting_down_) {
     ++metrics_.jobs_abandoned;
     return GiveUpJob(absl::StatusCode::kUnavailable,
                      "an attempt failed during shutdown and is not retried");
   }
   const RetryPolicy& retry = options_.retry;
-  if (retry.max_attempts > 0 && attempts_failed_ >= retry.max_attempts) {
+  if (retry.max_attempts > 0 && job_->attempts_failed >= retry.max_attempts) {
     ++metrics_.jobs_failed;
     return GiveUpJob(absl::StatusCode::kUnavailable,
-                     absl::StrCat("gave up after ", attempts_failed_, " failed attempts"));
+                     absl::StrCat("gave up after ", job_->attempts_failed, " failed attempts"));
   }
   ++metrics_.retries;
-  metrics_.current_backoff = RetryBackoff(retry, attempts_failed_, rng_);
+  // The task's failures in a row, not the job's: jobs take turns (StepBackoff), and an outage
+  // fails them all, which must slow the attempts down as if there were one.
+  metrics_.current_backoff = RetryBackoff(retry, consecutive_failures_, rng_);
   state_ = State::kBackoff;
   ring_.Timeout(backoff_timer_, metrics_.current_backoff,
                 io::Bind<ReingestionTask, &ReingestionTask::OnBackoffTimer>(this));
@@ -83,6 +87,14 @@ void ReingestionTask::StepBackoff() {
                      "shut down while waiting to retry a failed attempt");
   }
   if (backoff_timer_.in_flight()) return;
+  // The next attempt goes to the job that waited longest: one that keeps failing (a file Sift
+  // refuses for a reason retrying cannot see) must not hold up the jobs behind it.
+  if (!queue_.empty()) {
+    reader_.reset();  // It may read from the job's memory chunks.
+    queue_.push_back(*std::move(job_));
+    job_ = std::move(queue_.front());
+    queue_.pop_front();
+  }
   StartAttempt();
 }
 

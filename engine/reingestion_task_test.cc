@@ -326,6 +326,34 @@ TEST_F(ReingestionTaskTest, GivingUpAfterMaxAttemptsKeepsTheFilesAndSignalsThem)
   EXPECT_EQ(ErrorsMentioning({"checkpoint 9", "gave up after 3", files[0], files[1]}), 1);
 }
 
+// A file Sift refuses every time with a status that looks worth retrying (INTERNAL, as a
+// server that cannot parse a message answers) fails every attempt; the jobs queued behind it
+// must still go.
+TEST_F(ReingestionTaskTest, JobThatKeepsFailingDoesNotHoldUpTheJobsBehindIt) {
+  FaultPlan plan;
+  plan.refused_flow = "poison";
+  sift_->SetFaults(plan);
+  MakeTask(FastRetries());  // max_attempts 0: the poison job is retried for ever.
+  const std::string poison = absl::StrCat(dir_, "/poison.pbfs");
+  {
+    sift::ingest::v1::IngestWithConfigDataStreamRequest request;
+    request.set_flow("poison");
+    io::PbfsChunkEncoder encoder;
+    ASSERT_TRUE(encoder.Add(request.SerializeAsString()).ok());
+    const absl::string_view chunk = encoder.Seal();
+    std::ofstream(poison, std::ios::binary).write(chunk.data(), chunk.size());
+  }
+  Reingest(1, {poison});
+  Reingest(2, {WriteFile("a", 0, 1000)});
+  Reingest(3, {WriteFile("b", 1000, 1000)});
+  Run([&] { return task_->metrics().jobs_done >= 2; }, absl::Seconds(8));
+  EXPECT_EQ(Committed(), 2000);
+  EXPECT_EQ(task_->metrics().jobs_done, 2u);
+  EXPECT_GE(task_->metrics().retries, 1u);
+  EXPECT_TRUE(Exists(poison)) << "a file Sift never acknowledged was deleted";
+  EXPECT_FALSE(task_->idle()) << "the poison job is still being retried";
+}
+
 TEST_F(ReingestionTaskTest, CorruptMiddleChunkIsSkippedTheRestCommittedAndTheFileKept) {
   MakeTask({});
   const std::string damaged = WriteFileWithCorruptMiddleChunk("a");

@@ -52,6 +52,8 @@ DEFINE_int64(restart_down_ms, 0, "how long the server stays down during the rest
 DEFINE_int64(fail_unary_count, 0, "the next N unary set-up calls fail");
 DEFINE_string(fail_unary_code, "UNAVAILABLE", "status the failing unary calls get");
 DEFINE_string(reject_all_code, "OK", "refuse every call with this status (OK: off)");
+DEFINE_string(refused_flow, "", "end any stream at a message of this flow (empty: off)");
+DEFINE_string(refused_flow_code, "INTERNAL", "status of a stream ended at a refused flow");
 
 namespace sift_stream::testing {
 namespace {
@@ -71,10 +73,12 @@ absl::StatusOr<FaultPlan> PlanFromFlags() {
   plan.slow_reader_sleep = absl::Milliseconds(FLAGS_slow_reader_sleep_ms);
   plan.stream_failure_probability = FLAGS_stream_failure_probability;
   plan.fail_unary_count = FLAGS_fail_unary_count;
+  plan.refused_flow = FLAGS_refused_flow;
   for (auto [flag, code] : {std::pair{&FLAGS_end_stream_code, &plan.end_stream_code},
                             std::pair{&FLAGS_fail_at_end_code, &plan.fail_at_end_code},
                             std::pair{&FLAGS_fail_unary_code, &plan.fail_unary_code},
-                            std::pair{&FLAGS_reject_all_code, &plan.reject_all_code}}) {
+                            std::pair{&FLAGS_reject_all_code, &plan.reject_all_code},
+                            std::pair{&FLAGS_refused_flow_code, &plan.refused_flow_code}}) {
     absl::StatusOr<grpc::StatusCode> parsed = ParseStatusCode(*flag);
     if (!parsed.ok()) return parsed.status();
     *code = *parsed;

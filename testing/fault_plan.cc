@@ -87,6 +87,12 @@ StreamFaults FaultController::BeginStream() {
   }
   faults.slow_reader_every = plan_.slow_reader_every;
   faults.slow_reader_sleep = plan_.slow_reader_sleep;
+  if (!plan_.refused_flow.empty()) {
+    faults.refused_flow = plan_.refused_flow;
+    faults.refused_flow_status = Injected(
+        plan_.refused_flow_code, absl::StrCat("a message of flow '", plan_.refused_flow, "'"),
+        index);
+  }
   return faults;
 }
 

@@ -70,6 +70,11 @@ struct FaultPlan {
   // Every call, streams and unary, is refused with this code (e.g. PERMISSION_DENIED);
   // OK turns it off.
   grpc::StatusCode reject_all_code = grpc::StatusCode::OK;
+
+  // A stream that carries a message of this flow ends there with `refused_flow_code`: data
+  // Sift will never take, for testing that it does not hold up the rest. Empty: off.
+  std::string refused_flow;
+  grpc::StatusCode refused_flow_code = grpc::StatusCode::INTERNAL;
 };
 
 // What happens to one stream, decided when it starts.
@@ -85,6 +90,9 @@ struct StreamFaults {
   std::optional<grpc::Status> fail_at_end;
   int64_t slow_reader_every = 0;
   absl::Duration slow_reader_sleep = absl::ZeroDuration();
+  // End the stream with `refused_flow_status` at the first message of this flow (if set).
+  std::string refused_flow;
+  grpc::Status refused_flow_status;
 };
 
 class FaultController {

@@ -170,6 +170,10 @@ std::optional<grpc::Status> IngestServiceImpl::ReadAll(grpc::ServerContext* cont
       return faults.end_status;
     }
     if (!reader->Read(&request)) break;
+    if (!faults.refused_flow.empty() && request.flow() == faults.refused_flow) {
+      stream.Failed();
+      return faults.refused_flow_status;
+    }
     const auto size_bytes = static_cast<int64_t>(request.ByteSizeLong());
     std::string invalid = ValidateRequest(request, *flows_);
     if (invalid.empty()) {

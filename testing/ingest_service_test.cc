@@ -163,6 +163,23 @@ TEST(IngestServiceTest, RejectAllAnswersItsCodeUntilTurnedOff) {
   EXPECT_TRUE(server.Send(Vehicles(0, 5)).ok());
 }
 
+TEST(IngestServiceTest, RefusedFlowEndsOnlyTheStreamsThatCarryIt) {
+  IngestTestServer server;
+  FaultPlan plan;
+  plan.refused_flow = "poison";
+  server.SetFaults(plan);
+  std::vector<IngestRequest> poisoned = Vehicles(0, 10);
+  poisoned[4].set_flow("poison");
+  const grpc::Status status = server.Send(poisoned);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << status.error_message();
+  EXPECT_NE(status.error_message().find("flow 'poison'"), std::string::npos)
+      << status.error_message();
+  EXPECT_TRUE(server.Send(Vehicles(100, 10)).ok());
+  const IngestStats stats = server.Stats();
+  EXPECT_EQ(stats.committed_messages, 10);  // The clean stream's; the poisoned one failed.
+  EXPECT_EQ(stats.uncommitted_messages, 4);
+}
+
 TEST(IngestServiceTest, SameMessagesInTwoOkStreamsAreCommittedDuplicates) {
   IngestTestServer server;
   const std::vector<IngestRequest> requests = Vehicles(0, 100);
