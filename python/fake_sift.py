@@ -59,6 +59,17 @@ class FakeSiftServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL if self._quiet else None)
         self.port = int(self._first_line(timeout_s))
+        # The server prints its port before it installs its SIGTERM handler and writes the
+        # stats file for the first time (in that order): a stop() in between would kill it
+        # with no stats file at all. The file's existence means the handler is in place.
+        deadline = time.monotonic() + timeout_s
+        while not os.path.exists(self.stats_file):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                self.process.wait()
+                raise RuntimeError("fake_sift_server did not write %s (exit status %s)"
+                                   % (self.stats_file, self.process.returncode))
+            time.sleep(0.005)
         return self
 
     def _first_line(self, timeout_s):
@@ -85,6 +96,9 @@ class FakeSiftServer:
                 self.process.wait()
         if self.process:
             self.process.stdout.close()
+        if not os.path.exists(self.stats_file):
+            raise RuntimeError("fake_sift_server left no stats file (exit status %s)"
+                               % (self.process.returncode if self.process else None))
         return self.stats()
 
     def __enter__(self):

@@ -5,7 +5,9 @@ would not need: its Sift address becomes the fake server's (plain text, so `.tls
 its backup directory a fresh one. The error-handling example runs in the quick start's
 namespace. Both must reach the server: the committed counts are checked. The example of
 changing course and keeping books runs on a stream of its own, with no_retries, and its report
-must agree with what the server committed.
+must agree with what the server committed. The options example (sync, retries, rate limit,
+metrics server, existing config) runs with the quick start's edits; its metrics server must
+answer over HTTP and both of its streams must reach the server.
 """
 
 import logging
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 # Under ASan, re-run with the runtime preloaded (as python/sift_stream_test.py explains).
 if os.environ.get("SIFT_STREAM_ASAN_PRELOAD") and not os.environ.get("LD_PRELOAD"):
@@ -46,7 +49,7 @@ def committed(server, at_least, timeout_s=10):
 class PythonMdTest(unittest.TestCase):
     def test_quick_start_and_error_handling_run_as_written(self):
         quick_start = snippet("python_1.inc")
-        errors = snippet("python_3.inc")  # After the changing-course example.
+        errors = snippet("python_4.inc")  # After the changing-course and options examples.
         # The edits below must find what they replace, or the docs changed under this test.
         self.assertIn(REAL_URI, quick_start)
         self.assertIn(REAL_DIR, quick_start)
@@ -91,6 +94,30 @@ class PythonMdTest(unittest.TestCase):
             self.assertTrue(report["ok"], report["error"])
             self.assertEqual(report["messages_acknowledged"], 1)  # The battery message.
             self.assertEqual(committed(server, 1), 1)
+
+    def test_options_example_runs_as_written(self):
+        example = snippet("python_3.inc")
+        self.assertIn(REAL_URI, example)
+        self.assertIn(REAL_DIR, example)
+        with FakeSiftServer("--api_keys=docs-key", quiet=True) as server:
+            backup_dir = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+            code = (example.replace(REAL_URI, '.uri(%r).tls(False)' % server.uri)
+                    .replace(REAL_DIR, repr(backup_dir)))
+            imu = {"name": "imu", "channels": [("accel_x", "double", "m/s^2"),
+                                               ("accel_y", "double", "m/s^2"),
+                                               ("saturated", "bool")]}
+            namespace = {"key": "docs-key", "imu": imu, "time": time, "sift_stream": sift_stream,
+                         "__name__": "options"}
+            exec(compile(code, "docs/python.md", "exec"), namespace)
+            stream = namespace["stream"]
+            # No proxy: a test environment's http_proxy must not intercept a loopback fetch.
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            url = "http://%s/metrics" % stream.metrics_address
+            with opener.open(url, timeout=10) as response:
+                text = response.read().decode()
+            self.assertIn("\nsift_stream_messages_sent_total 1\n", text)
+            self.assertEqual(namespace["direct"].ingestion_config_id, namespace["config_id"])
+            self.assertEqual(committed(server, 2), 2)  # One message from each stream.
 
 
 if __name__ == "__main__":
