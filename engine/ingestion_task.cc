@@ -163,6 +163,11 @@ void IngestionTask::Abort() {
   Shutdown();
   aborted_ = true;
   if (call_ != nullptr) call_->context.TryCancel();  // Everything in flight completes, failed.
+  // A backoff can be far longer than what is left of Finish's deadline: end it now.
+  if (backoff_timer_.in_flight() && !backoff_cancel_.in_flight()) {
+    ring_.Cancel(backoff_cancel_, backoff_timer_,
+                 io::Bind<IngestionTask, &IngestionTask::OnBackoffCancelled>(this));
+  }
 }
 
 bool IngestionTask::HasEntriesOf(uint64_t checkpoint) const {
@@ -172,7 +177,8 @@ bool IngestionTask::HasEntriesOf(uint64_t checkpoint) const {
 bool IngestionTask::quiescent() const {
   return call_ == nullptr && next_to_resolve_ == current_checkpoint_ &&
          !checkpoint_timer_.in_flight() && !checkpoint_timer_cancel_.in_flight() &&
-         !backoff_timer_.in_flight() && !ack_timers_[0].timer.in_flight() &&
+         !backoff_timer_.in_flight() && !backoff_cancel_.in_flight() &&
+         !ack_timers_[0].timer.in_flight() &&
          !ack_timers_[0].cancel.in_flight() && !ack_timers_[1].timer.in_flight() &&
          !ack_timers_[1].cancel.in_flight();
 }
@@ -507,8 +513,10 @@ void IngestionTask::EnterBackoff() {
 }
 
 void IngestionTask::OnBackoffTimer(io::Completion&) {
-  state_ = State::kIdle;
+  if (state_ == State::kBackoff) state_ = State::kIdle;
   Step();
 }
+
+void IngestionTask::OnBackoffCancelled(io::Completion&) { Step(); }
 
 }  // namespace sift_stream::engine

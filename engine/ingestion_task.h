@@ -200,6 +200,7 @@ class IngestionTask {
   void CancelAckTimers();
   void EnterBackoff();
   void OnBackoffTimer(io::Completion& completion);
+  void OnBackoffCancelled(io::Completion& completion);
   absl::Duration NextBackoff();
   void ArmCheckpointTimer(absl::Duration after);
 
@@ -244,6 +245,7 @@ class IngestionTask {
   AckTimer ack_timers_[4];
   io::Completion checkpoint_timer_cancel_;
   io::Completion backoff_timer_;
+  io::Completion backoff_cancel_;
   uint64_t stream_serial_ = 0;
   int attempts_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -291,6 +291,29 @@ TEST_F(SiftStreamTest, FinishDeadlineWithAHangingServerKeepsEveryMessageOnDisk) 
   EXPECT_EQ(MessagesOnDisk(backup_dir_), 20000);
 }
 
+// Finish's deadline holds while the live stream waits out a retry backoff far longer than
+// the deadline (it used to wait the backoff out, whatever the timeout said).
+TEST_F(SiftStreamTest, FinishDeadlineCutsALongRetryBackoffShort) {
+  sift_->RefuseStreamsFor(absl::Seconds(60));
+  RetryPolicy slow;
+  slow.initial_backoff = absl::Seconds(30);
+  slow.max_backoff = absl::Seconds(30);
+  auto stream = Builder().LiveRetry(slow).ReingestRetry(slow).Build();
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  SendAll(**stream, 1, 2000);
+  // Wait until the refused stream has put the live path into its backoff.
+  const absl::Time wait_until = absl::Now() + absl::Seconds(10);
+  while ((*stream)->Metrics().retries == 0 && absl::Now() < wait_until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GT((*stream)->Metrics().retries, 0u) << "the live stream never backed off";
+  const absl::Time start = absl::Now();
+  const absl::Status finished = (*stream)->Finish(absl::Seconds(1));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "Finish waited out the 30 s backoff";
+  EXPECT_TRUE(absl::IsUnavailable(finished)) << finished;
+  EXPECT_EQ(MessagesOnDisk(backup_dir_), 2000) << "what Sift did not take must stay on disk";
+}
+
 TEST_F(SiftStreamTest, FullBackupDiskPushesBackSayingSoAndFinishNeverClaimsWhatItCannotProve) {
   const std::string small = backup_dir_ + "/small";
   mkdir(small.c_str(), 0700);

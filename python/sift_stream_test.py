@@ -769,7 +769,6 @@ class RetryAndRateLimitTest(unittest.TestCase):
         # Every stream fails at its end. The live stream's next attempt waits the live policy's
         # 2.5 s, exactly (no jitter); the failed checkpoint's re-ingestion gives up after the
         # re-ingestion policy's 2 attempts. The defaults would wait ~0.1 s and retry for ever.
-        # (Short: finish_with_report waits out the live backoff, whatever its timeout.)
         with FakeSiftServer("--fail_at_end_nth=1", "--fail_at_end_every") as server:
             stream = (builder(server).checkpoint_interval(0.2)
                       .live_retry(initial_backoff=2.5,

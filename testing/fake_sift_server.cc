@@ -141,13 +141,13 @@ int Run() {
     std::fprintf(stderr, "fake_sift_server: %s\n", std::string(sift.status().message()).c_str());
     return 1;
   }
+  // Before the port goes out: whoever reads it may stop us at once, and must get the stats.
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
   std::printf("%d\n", (*sift)->port());
   std::fflush(stdout);
   std::fprintf(stderr, "fake_sift_server: listening on %s%s\n", (*sift)->address().c_str(),
                FLAGS_sink ? " (sink mode)" : "");
-
-  signal(SIGINT, OnSignal);
-  signal(SIGTERM, OnSignal);
   const absl::Time start = absl::Now();
   std::thread scheduled = ScheduleServerFaults(**sift, start);
   while (!g_stop) {
