@@ -117,6 +117,8 @@ void Reingestion(const SiftStreamMetrics& m, Writer& w) {
   w.Counter("reingest_jobs_done_total", "Re-ingestion jobs finished.", m.reingest_jobs_done);
   w.Counter("reingest_jobs_failed_total", "Re-ingestion jobs that gave up.",
             m.reingest_jobs_failed);
+  w.Gauge("reingest_jobs_pending", "Re-ingestion jobs queued or in progress.",
+          m.reingest_jobs_pending);
   w.Counter("recovery_files_found_total",
             "Backup files an earlier process left in backup_dir, found at start-up.",
             m.recovery_files_found);

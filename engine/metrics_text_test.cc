@@ -45,6 +45,7 @@ SiftStreamMetrics Busy() {
   m.current_backoff = absl::Milliseconds(400);
   m.reingest_jobs_done = 6;
   m.reingest_jobs_failed = 1;
+  m.reingest_jobs_pending = 2;
   m.backup_files_created = 9;
   m.backup_files_deleted = 8;
   m.backup_rotations = 2;
@@ -88,9 +89,9 @@ TEST(PrometheusTextTest, EveryFamilyHasHelpTypeAndOneSampleNamedForItsType) {
     EXPECT_TRUE(absl::StrContains(text, "# HELP " + name + " ")) << name;
     EXPECT_TRUE(SampleValue(text, name).has_value()) << name;
   }
-  // The 37 numeric fields of SiftStreamMetrics (last_error is text), plus
+  // The 38 numeric fields of SiftStreamMetrics (last_error is text), plus
   // recovery_files_pending and the two backup_dir gauges. A new field must be added here.
-  EXPECT_EQ(families.size(), 40u) << text;
+  EXPECT_EQ(families.size(), 41u) << text;
 }
 
 TEST(PrometheusTextTest, ValuesLandInTheRightFamilyWithBaseUnits) {
@@ -110,6 +111,7 @@ TEST(PrometheusTextTest, ValuesLandInTheRightFamilyWithBaseUnits) {
   EXPECT_EQ(SampleValue(text, "sift_stream_memory_backup_messages_lost_total"), 6);
   EXPECT_EQ(SampleValue(text, "sift_stream_send_queue_messages"), 12);
   EXPECT_EQ(SampleValue(text, "sift_stream_recovery_files_pending"), 3);
+  EXPECT_EQ(SampleValue(text, "sift_stream_reingest_jobs_pending"), 2);
   EXPECT_EQ(SampleValue(text, "sift_stream_backup_dir_files"), 4);
   EXPECT_EQ(SampleValue(text, "sift_stream_backup_dir_bytes"), 8192);
 }

@@ -71,6 +71,7 @@ void Reactor::PublishMetrics() {
     m.recovery_files_found = recovery_files_.size();
     m.reingest_jobs_done = re.jobs_done;
     m.reingest_jobs_failed = re.jobs_failed;
+    m.reingest_jobs_pending = reingestion_->idle() ? 0 : re.pending_jobs + 1;
   }
   m.send_queue_depth = queue_.size() + (batch_size_ - batch_next_);
   m.errors = error_signals_;

@@ -150,6 +150,8 @@ struct SiftStreamMetrics {
   absl::Duration current_backoff = absl::ZeroDuration();
   uint64_t reingest_jobs_done = 0;
   uint64_t reingest_jobs_failed = 0;
+  // Re-ingestion jobs queued or in progress now (failed checkpoints, recovery batches).
+  uint64_t reingest_jobs_pending = 0;
   uint64_t backup_files_created = 0;
   uint64_t backup_files_deleted = 0;
   uint64_t backup_rotations = 0;

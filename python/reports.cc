@@ -48,6 +48,7 @@ py::dict MetricsToPython(const SiftStreamMetrics& m) {
   d["current_backoff_s"] = absl::ToDoubleSeconds(m.current_backoff);
   d["reingest_jobs_done"] = m.reingest_jobs_done;
   d["reingest_jobs_failed"] = m.reingest_jobs_failed;
+  d["reingest_jobs_pending"] = m.reingest_jobs_pending;
   d["backup_files_created"] = m.backup_files_created;
   d["backup_files_deleted"] = m.backup_files_deleted;
   d["backup_rotations"] = m.backup_rotations;

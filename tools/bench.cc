@@ -227,7 +227,9 @@ class ProgressPrinter {
                  "{\"progress\":{\"t_ms\":%.0f,\"sent\":%llu,\"written_live\":%llu,"
                  "\"acknowledged\":%llu,\"backed_up\":%llu,\"reingested\":%llu,"
                  "\"send_queue_depth\":%llu,\"live_queue_depth\":%llu,"
-                 "\"live_streams_failed\":%llu,\"rss_kb\":%ld}}\n",
+                 "\"live_streams_failed\":%llu,\"recovery_files_found\":%llu,"
+                 "\"recovery_files_recovered\":%llu,\"reingest_jobs_pending\":%llu,"
+                 "\"backup_rotations\":%llu,\"rss_kb\":%ld}}\n",
                  absl::ToDoubleMilliseconds(absl::Now() - start_),
                  static_cast<unsigned long long>(m.messages_sent),
                  static_cast<unsigned long long>(m.messages_written_live),
@@ -236,7 +238,11 @@ class ProgressPrinter {
                  static_cast<unsigned long long>(m.messages_reingested),
                  static_cast<unsigned long long>(m.send_queue_depth),
                  static_cast<unsigned long long>(m.live_queue_depth),
-                 static_cast<unsigned long long>(m.live_streams_failed), CurrentRssKb());
+                 static_cast<unsigned long long>(m.live_streams_failed),
+                 static_cast<unsigned long long>(m.recovery_files_found),
+                 static_cast<unsigned long long>(m.backup_files_recovered),
+                 static_cast<unsigned long long>(m.reingest_jobs_pending),
+                 static_cast<unsigned long long>(m.backup_rotations), CurrentRssKb());
   }
 
   const SiftStream& stream_;

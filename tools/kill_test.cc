@@ -31,13 +31,8 @@
 // The last stdout line is one JSON object: seed, kills, confirmed, committed, lost (must be
 // 0), duplicates, runs_flushed and more (see Summary::ToJson).
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -65,8 +60,7 @@
 #include "io/pbfs_reader.h"
 #include "proto/sift/ingest/v1/ingest.pb.h"
 #include "testing/fake_sift.h"
-
-extern char** environ;
+#include "tools/kill_test_runs.h"
 
 namespace sift_stream {
 namespace {
@@ -75,233 +69,33 @@ using testing::FakeSift;
 using testing::FakeSiftOptions;
 using testing::FaultPlan;
 using testing::MessageKey;
+using kill_test::BandName;
+using kill_test::BenchRun;
+using kill_test::BenchRunner;
+using kill_test::CountBackupFiles;
+using kill_test::DescribeStatus;
+using kill_test::KilledByUs;
+using kill_test::KillPlan;
+using kill_test::LastLine;
+using kill_test::ListDir;
+using kill_test::NextKill;
+using kill_test::LandingName;
+using kill_test::ObservedLanding;
+using kill_test::ReadFile;
+using kill_test::ReadProgress;
+using kill_test::Settings;
+using kill_test::SettingsFromEnv;
+using kill_test::WaitOrKill;
+using kill_test::kFlushEvery;
 
-constexpr char kApiKey[] = "kill-test-key";
 // bench's ingestion config (tools/bench.cc: BenchConfig with the default 10 channels).
 constexpr char kBenchClientKey[] = "sift-stream-bench-10";
 constexpr char kBenchFlow[] = "bench";
-constexpr int64_t kFirstStartUs = 1'700'000'000'000'000;
-// 1000 s of timestamps per run: no run can send 10^9 messages before its kill.
-constexpr int64_t kRunSpacingUs = 1'000'000'000;
-constexpr int64_t kFlushEvery = 200;
-// Small backup files, so that runs rotate files every ~3,000 messages (30 ms) and die in the
-// middle of rotations. Not smaller: the leftovers of 50 runs (a few hundred files) must stay
-// well under the 1,024 files at which start-up recovery overflows the control bus
-// (docs/crash_safety.md, "Known issue").
-constexpr int64_t kMaxFileBytes = 512 << 10;
 constexpr int64_t kMessagesPerKilledRun = 100'000'000;  // Never reached: every run is killed.
 constexpr int64_t kFinalMessages = 1000;
-constexpr uint64_t kDefaultSeed = 20251125;
-constexpr int kDefaultKills = 50;
 constexpr double kStreamFailureProbability = 0.3;
 constexpr absl::Duration kFinalRunLimit = absl::Seconds(100);
 constexpr int kMaxDeathsInARow = 3;
-
-// ---------------------------------------------------------------------------------------------
-// Settings and the kill schedule.
-
-struct Settings {
-  uint64_t seed = kDefaultSeed;
-  int kills = kDefaultKills;
-  int64_t max_file_bytes = kMaxFileBytes;
-};
-
-template <typename T>
-T EnvOr(const char* name, T fallback) {
-  const char* text = std::getenv(name);
-  T value;
-  if (text == nullptr || !absl::SimpleAtoi(text, &value)) return fallback;
-  return value;
-}
-
-Settings SettingsFromEnv() {
-  Settings s;
-  s.seed = EnvOr<uint64_t>("KILL_TEST_SEED", kDefaultSeed);
-  s.kills = EnvOr<int>("KILL_TEST_KILLS", kDefaultKills);
-  s.max_file_bytes = EnvOr<int64_t>("KILL_TEST_MAX_FILE_BYTES", kMaxFileBytes);
-  return s;
-}
-
-// Where in a run's life a kill is aimed. Runs take ~10-40 ms to exec, lock the directory and
-// make the set-up calls, then recover leftovers alongside the first sends; the bands follow.
-enum class Band { kSetUp, kRecovery, kStreaming };
-
-const char* BandName(Band band) {
-  switch (band) {
-    case Band::kSetUp: return "set_up";
-    case Band::kRecovery: return "recovery";
-    case Band::kStreaming: return "streaming";
-  }
-  return "?";
-}
-
-struct KillPlan {
-  Band band;
-  absl::Duration delay;
-};
-
-KillPlan NextKill(std::mt19937_64& rng) {
-  const double pick = std::uniform_real_distribution<double>(0, 1)(rng);
-  auto uniform_ms = [&](double lo, double hi) {
-    return absl::Microseconds(std::uniform_real_distribution<double>(lo, hi)(rng) * 1000);
-  };
-  if (pick < 0.15) return {Band::kSetUp, uniform_ms(0, 20)};
-  if (pick < 0.40) return {Band::kRecovery, uniform_ms(20, 150)};
-  return {Band::kStreaming, uniform_ms(150, 1200)};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Files.
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The count in a run's progress file; a missing file means Flush never confirmed anything.
-int64_t ReadProgress(const std::string& path) {
-  int64_t count = 0;
-  std::string text = ReadFile(path);
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &count)) return 0;
-  return count;
-}
-
-// "name:size" for every entry of `dir` but "." and ".." (what a loss report needs to show).
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> entries;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return entries;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st;
-    const int64_t size = stat(absl::StrCat(dir, "/", name).c_str(), &st) == 0 ? st.st_size : -1;
-    entries.push_back(absl::StrCat(name, ":", size));
-  }
-  closedir(d);
-  std::sort(entries.begin(), entries.end());
-  return entries;
-}
-
-int CountBackupFiles(const std::vector<std::string>& listing) {
-  int n = 0;
-  for (const std::string& entry : listing) n += absl::StrContains(entry, ".pbfs:") ? 1 : 0;
-  return n;
-}
-
-std::string LastLine(const std::string& text) {
-  const std::string trimmed(absl::StripTrailingAsciiWhitespace(text));
-  const size_t newline = trimmed.rfind('\n');
-  return newline == std::string::npos ? trimmed : trimmed.substr(newline + 1);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running bench.
-
-struct BenchRun {
-  int index = 0;
-  int64_t start_us = 0;
-  std::string progress_file;
-  std::string stdout_file;
-  std::string stderr_file;
-  KillPlan kill{Band::kStreaming, absl::ZeroDuration()};
-  int leftovers_at_start = 0;   // .pbfs files in backup_dir when the run was started.
-  int wait_status = 0;
-  bool died_by_itself = false;  // Not by our SIGKILL: a crash or an error exit.
-  int64_t confirmed = 0;        // From the progress file, read after the process is gone.
-  std::vector<std::string> dir_after;  // backup_dir once the process is gone.
-};
-
-class BenchRunner {
- public:
-  BenchRunner(std::string bench, std::string uri, std::string work_dir, int64_t max_file_bytes)
-      : bench_(std::move(bench)), uri_(std::move(uri)), work_dir_(std::move(work_dir)),
-        backup_dir_(work_dir_ + "/backups"), max_file_bytes_(max_file_bytes) {
-    mkdir(backup_dir_.c_str(), 0700);
-  }
-
-  const std::string& backup_dir() const { return backup_dir_; }
-
-  BenchRun NewRun(int index) const {
-    BenchRun run;
-    run.index = index;
-    run.start_us = kFirstStartUs + index * kRunSpacingUs;
-    const std::string base = absl::StrFormat("%s/run%04d", work_dir_, index);
-    run.progress_file = base + ".progress";
-    run.stdout_file = base + ".out";
-    run.stderr_file = base + ".err";
-    return run;
-  }
-
-  // Starts bench for `run`, its stdout and stderr going to the run's files.
-  absl::StatusOr<pid_t> Start(BenchRun& run, int64_t messages) const {
-    run.leftovers_at_start = CountBackupFiles(ListDir(backup_dir_));
-    std::vector<std::string> args = {
-        bench_,
-        "--uri=" + uri_,
-        absl::StrCat("--api_key=", kApiKey),
-        "--backup_dir=" + backup_dir_,
-        absl::StrCat("--messages=", messages),
-        absl::StrCat("--start_us=", run.start_us),
-        absl::StrCat("--flush_every=", kFlushEvery),
-        "--progress_file=" + run.progress_file,
-        "--checkpoint_interval_ms=50",
-        absl::StrCat("--max_file_bytes=", max_file_bytes_),
-        "--finish_timeout_ms=60000",
-    };
-    return Spawn(args, run.stdout_file, run.stderr_file);
-  }
-
- private:
-  static absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args,
-                                     const std::string& out, const std::string& err) {
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return absl::InternalError(absl::StrCat("posix_spawn ", args[0], ": ", rc));
-    return pid;
-  }
-
-  const std::string bench_;
-  const std::string uri_;
-  const std::string work_dir_;
-  const std::string backup_dir_;
-  const int64_t max_file_bytes_;
-};
-
-// Waits for `pid` until `deadline`; SIGKILLs it then if it is still there. Returns the wait
-// status. Polling (not sleeping to the deadline) so that a run that dies early by itself —
-// a crash — is seen as such rather than as our kill.
-int WaitOrKill(pid_t pid, absl::Time deadline) {
-  int status = 0;
-  while (absl::Now() < deadline) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) return status;
-    absl::SleepFor(std::min(absl::Microseconds(500), deadline - absl::Now()));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return status;
-}
-
-bool KilledByUs(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
-
-std::string DescribeStatus(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exit ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("signal ", WTERMSIG(status));
-  return absl::StrCat("status ", status);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Checking what the server committed.
@@ -320,6 +114,13 @@ struct Summary {
   int max_leftover_files = 0;  // The most .pbfs files a run started on.
   int runs_died_by_themselves = 0;
   int kills_by_band[3] = {0, 0, 0};
+  // Where the kills landed, observed (recovering and reingesting may both hold).
+  int landed_set_up = 0;
+  int landed_recovering = 0;
+  int landed_reingesting = 0;
+  int landed_after_rotation = 0;
+  int kills_sync_never = 0;     // Of the kills, runs whose Flush confirmed the write only.
+  int kills_retaining = 0;      // Runs that kept acknowledged files (with .acked markers).
   int64_t server_committed = 0;
   int64_t server_duplicate_arrivals = 0;
   int64_t server_streams_failed = 0;
@@ -332,12 +133,16 @@ struct Summary {
         "\"stranded\":%d,\"unconfirmed_committed\":%d,\"duplicates\":%d,"
         "\"runs_flushed\":%d,\"runs_started_on_leftovers\":%d,\"max_leftover_files\":%d,"
         "\"runs_died_by_themselves\":%d,\"kills_set_up\":%d,\"kills_recovery\":%d,"
-        "\"kills_streaming\":%d,\"server_committed\":%d,\"server_duplicate_arrivals\":%d,"
+        "\"kills_streaming\":%d,\"landed_set_up\":%d,\"landed_recovering\":%d,"
+        "\"landed_reingesting\":%d,\"landed_after_rotation\":%d,\"kills_sync_never\":%d,"
+        "\"kills_retaining\":%d,\"server_committed\":%d,\"server_duplicate_arrivals\":%d,"
         "\"server_streams_failed\":%d,\"wall_s\":%.1f}",
         seed, kills, confirmed, committed, lost, stranded, unconfirmed_committed, duplicates,
         runs_flushed, runs_started_on_leftovers, max_leftover_files, runs_died_by_themselves,
-        kills_by_band[0], kills_by_band[1], kills_by_band[2], server_committed,
-        server_duplicate_arrivals, server_streams_failed, wall_s);
+        kills_by_band[0], kills_by_band[1], kills_by_band[2], landed_set_up,
+        landed_recovering, landed_reingesting, landed_after_rotation, kills_sync_never,
+        kills_retaining, server_committed, server_duplicate_arrivals, server_streams_failed,
+        wall_s);
   }
 };
 
@@ -451,8 +256,10 @@ std::string LossReport(const BenchRun& run, const std::vector<LostRange>& lost) 
     ranges.push_back(absl::StrCat(r.first, "-", r.last, r.on_disk ? " (still on disk)" : ""));
   }
   return absl::StrCat(
-      "run ", run.index, " (start_us ", run.start_us, ", killed in ", BandName(run.kill.band),
-      " after ", absl::FormatDuration(run.kill.delay), ", ", DescribeStatus(run.wait_status),
+      "run ", run.index, " (start_us ", run.start_us, ", sync ", run.variant.sync_policy,
+      run.variant.retain_backups ? ", retaining" : "", ", killed in ", BandName(run.kill.band),
+      " after ", absl::FormatDuration(run.kill.delay), ", landed in ", LandingName(run.landed),
+      ", ", DescribeStatus(run.wait_status),
       ", ", run.leftovers_at_start, " leftover files at start): confirmed ", run.confirmed,
       ", not committed: ", Abbreviated(ranges, 20, ", "),
       "\n  backup_dir after the kill: ", Abbreviated(run.dir_after, 40),
@@ -473,7 +280,7 @@ class KillTest : public ::testing::Test {
         static_cast<long long>(settings_.max_file_bytes));
     std::fflush(stdout);
     FakeSiftOptions options;
-    options.api_keys = {kApiKey};
+    options.api_keys = {kill_test::kApiKey};
     options.faults.seed = settings_.seed;
     options.faults.stream_failure_probability = kStreamFailureProbability;
     auto sift = FakeSift::Start(options);
@@ -488,7 +295,7 @@ class KillTest : public ::testing::Test {
 
   // Starts run `index`, kills it as planned, and records what it left.
   BenchRun KillOneRun(int index, const KillPlan& plan) {
-    BenchRun run = runner_->NewRun(index);
+    BenchRun run = runner_->NewRun(index, /*variant=*/true);
     run.kill = plan;
     absl::StatusOr<pid_t> pid = runner_->Start(run, kMessagesPerKilledRun);
     EXPECT_TRUE(pid.ok()) << pid.status();
@@ -496,6 +303,7 @@ class KillTest : public ::testing::Test {
     run.wait_status = WaitOrKill(*pid, absl::Now() + plan.delay);
     run.confirmed = ReadProgress(run.progress_file);
     run.dir_after = ListDir(runner_->backup_dir());
+    run.landed = ObservedLanding(ReadFile(run.stderr_file));
     // Anything but our SIGKILL is bench dying by itself (a crash, a failed Flush).
     run.died_by_itself = !KilledByUs(run.wait_status);
     EXPECT_FALSE(run.died_by_itself)
@@ -506,7 +314,7 @@ class KillTest : public ::testing::Test {
 
   // The last run, not killed: recovers every leftover and must exit 0.
   BenchRun FinalRun(int index) {
-    BenchRun run = runner_->NewRun(index);
+    BenchRun run = runner_->NewRun(index, /*variant=*/false);
     absl::StatusOr<pid_t> pid = runner_->Start(run, kFinalMessages);
     EXPECT_TRUE(pid.ok()) << pid.status();
     if (!pid.ok()) return run;
@@ -539,6 +347,12 @@ TEST_F(KillTest, NoFlushConfirmedMessageIsLostWhenBenchIsKilledAtAnyMoment) {
     if (!run.died_by_itself) {
       ++summary.kills;
       ++summary.kills_by_band[static_cast<int>(plan.band)];
+      summary.landed_set_up += run.landed.set_up ? 1 : 0;
+      summary.landed_recovering += run.landed.recovering ? 1 : 0;
+      summary.landed_reingesting += run.landed.reingesting ? 1 : 0;
+      summary.landed_after_rotation += run.landed.rotated ? 1 : 0;
+      summary.kills_sync_never += run.variant.sync_policy == "never" ? 1 : 0;
+      summary.kills_retaining += run.variant.retain_backups ? 1 : 0;
     }
     summary.runs_started_on_leftovers += run.leftovers_at_start > 0 ? 1 : 0;
     summary.max_leftover_files = std::max(summary.max_leftover_files, run.leftovers_at_start);
