@@ -1,5 +1,6 @@
 #include "engine/memory_backup.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -132,6 +133,7 @@ void MemoryBackup::AfterLedgerChange() {
       message.checkpoint = resolved->checkpoint;
       message.memory_chunks = std::move(chunks);  // Freed by re-ingestion once acknowledged.
       if (auto only = only_messages_.find(resolved->checkpoint); only != only_messages_.end()) {
+        NoteLiveAcknowledgements(message.memory_chunks, only->second);
         message.only_messages = std::move(only->second);  // Chunks hold send order too.
         only_messages_.erase(only);
       }
@@ -140,6 +142,24 @@ void MemoryBackup::AfterLedgerChange() {
       ++metrics_.checkpoints_freed;
       for (const std::shared_ptr<MemoryChunk>& chunk : chunks) chunk->MarkAcknowledged();
     }
+  }
+}
+
+// Each chunk covers the next run of the checkpoint's positions, in send order: what of it is
+// outside `only` Sift acknowledged live, and is not lost if the chunk is dropped unconfirmed.
+void MemoryBackup::NoteLiveAcknowledgements(
+    const std::vector<std::shared_ptr<MemoryChunk>>& chunks,
+    const std::vector<std::pair<uint64_t, uint64_t>>& only) {
+  uint64_t first = 0;
+  for (const std::shared_ptr<MemoryChunk>& chunk : chunks) {
+    const uint64_t end = first + chunk->messages();
+    uint64_t wanted = 0;
+    for (const auto& [from, to] : only) {
+      const uint64_t lo = std::max(from, first), hi = std::min(to, end);
+      if (lo < hi) wanted += hi - lo;
+    }
+    chunk->MarkAcknowledgedBut(wanted);
+    first = end;
   }
 }
 

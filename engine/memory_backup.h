@@ -125,6 +125,8 @@ class MemoryBackup {
   // hands over every checkpoint the ledger resolved.
   void AfterLedgerChange();
   void SealChunk();
+  void NoteLiveAcknowledgements(const std::vector<std::shared_ptr<MemoryChunk>>& chunks,
+                                const std::vector<std::pair<uint64_t, uint64_t>>& only);
   void Signal(ControlKind kind, uint64_t checkpoint, absl::Status error = absl::OkStatus());
 
   ControlBus& bus_;

@@ -107,6 +107,31 @@ TEST_F(MemoryBackupTest, ChunksDroppedUnacknowledgedAreCountedLost) {
   EXPECT_EQ(memory.accounts().first_lost_checkpoint(), 1u);
 }
 
+// A checkpoint that failed only because the full live queue dropped some of its messages:
+// Sift has the rest, so if re-ingestion gives up only the dropped ones count as lost.
+TEST_F(MemoryBackupTest, PartialJobGivenUpLosesOnlyTheMessagesSiftDidNotAcknowledgeLive) {
+  MemoryBackupPolicy policy;
+  policy.chunk_bytes = 64;  // Several chunks, so the ranges straddle chunk boundaries.
+  MemoryBackup memory(bus_, policy);
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(memory.Append(absl::StrCat("message-", i)).ok());
+  memory.EndCheckpoint(1);
+  ControlMessage partial;
+  partial.kind = ControlKind::kCheckpointNeedsReingestion;
+  partial.checkpoint = 1;
+  partial.only_messages = {{3, 9}, {20, 21}, {35, 40}};  // 6 + 1 + 5 dropped from the queue.
+  bus_.Publish(std::move(partial));
+  bus_.Deliver();
+  Publish(ControlKind::kCheckpointComplete, 1);
+  std::vector<ControlMessage> jobs = Seen(ControlKind::kReingestBackups);
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_GT(jobs[0].memory_chunks.size(), 3u);
+  jobs.clear();
+  seen_.clear();  // Re-ingestion gave up: the last references go.
+  EXPECT_EQ(memory.accounts().messages_held(), 0u);
+  EXPECT_EQ(memory.accounts().messages_lost(), 12u);
+  EXPECT_EQ(memory.accounts().first_lost_checkpoint(), 1u);
+}
+
 TEST_F(MemoryBackupTest, FullRingRefusesNamingItselfTakesNothingAndAsksToEndTheCheckpoint) {
   MemoryBackupPolicy policy;
   policy.max_bytes = 1000;

@@ -21,8 +21,8 @@ MemoryChunk::~MemoryChunk() {
   assert(a.bytes_held_ >= bytes_.size() && a.messages_held_ >= messages_);
   a.bytes_held_ -= bytes_.size();
   a.messages_held_ -= messages_;
-  if (!acknowledged_ && messages_ > 0) {
-    a.messages_lost_ += messages_;
+  if (!acknowledged_ && unacknowledged_ > 0) {
+    a.messages_lost_ += unacknowledged_;
     if (a.first_lost_checkpoint_ == 0 || checkpoint_ < a.first_lost_checkpoint_) {
       a.first_lost_checkpoint_ = checkpoint_;
     }

@@ -86,12 +86,19 @@ class MemoryChunk {
   // Sift acknowledged every message of the chunk (live, or on re-ingestion).
   void MarkAcknowledged() { acknowledged_ = true; }
   bool acknowledged() const { return acknowledged_; }
+  // Sift acknowledged all but `unacknowledged` of its messages on the live stream (the rest
+  // were dropped from the full live queue): if the chunk is dropped before re-ingestion
+  // confirms those, only they count as lost.
+  void MarkAcknowledgedBut(uint64_t unacknowledged) {
+    if (unacknowledged < unacknowledged_) unacknowledged_ = unacknowledged;
+  }
 
  private:
   const std::shared_ptr<MemoryBackupAccounts> accounts_;
   const uint64_t checkpoint_;
   const std::string bytes_;
   const uint64_t messages_;
+  uint64_t unacknowledged_ = messages_;
   bool acknowledged_ = false;
 };
 
