@@ -55,7 +55,8 @@ struct ControlMessage {
   // kReingestBackups from a memory backup (engine/memory_backup.h): the checkpoint's chunks,
   // in order, instead of files. Shared: whoever holds the last reference frees them.
   std::vector<std::shared_ptr<MemoryChunk>> memory_chunks;
-  // kErrorSignal: what went wrong (never an API key).
+  // kErrorSignal: what went wrong (never an API key). kCheckpointNeedsReingestion: the
+  // status its stream ended with, if it ended with one (OK when dropped or timed out).
   absl::Status error;
   // kCheckpointComplete from the ingestion task: the checkpoint's messages Sift acknowledged
   // on its live stream (every one written on it if the stream ended OK, else 0), even when

@@ -382,7 +382,9 @@ void IngestionTask::OnFinished() {
     ResolveCheckpoint(call->checkpoint, failed_checkpoints_.count(call->checkpoint) == 0,
                       call.get(), ok ? call->written : 0);
   }
-  if (!ok && !StreamMayRetry(call->status.error_code())) {
+  const bool refused_data = call->status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+                            options_.invalid_argument_fails_only_the_checkpoint;
+  if (!ok && !StreamMayRetry(call->status.error_code()) && !refused_data) {
     return Fail(absl::StrCat("Sift refused the stream: ", Redacted(call->status.error_message()),
                              " (code ", call->status.error_code(),
                              "); not retrying, data stays on disk"));
@@ -424,6 +426,10 @@ void IngestionTask::ResolveCheckpoint(uint64_t checkpoint, bool ok, const Call* 
     ControlMessage needs;
     needs.kind = ControlKind::kCheckpointNeedsReingestion;
     needs.checkpoint = checkpoint;
+    if (call != nullptr && !call->status.ok()) {
+      needs.error = absl::Status(static_cast<absl::StatusCode>(call->status.error_code()),
+                                 Redacted(call->status.error_message()));
+    }
     needs.only_messages = std::move(only);  // Empty: all of it.
     bus_.Publish(std::move(needs));
   }

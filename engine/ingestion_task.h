@@ -70,6 +70,10 @@ struct IngestionOptions {
   // or a stream failing mid-checkpoint — with the number of the checkpoint that ended, so the
   // backup manager can start the next checkpoint's files at exactly the same message.
   std::function<void(uint64_t ended_checkpoint)> on_checkpoint_end;
+  // INVALID_ARGUMENT fails only the checkpoint (its kCheckpointNeedsReingestion carries the
+  // status) instead of stopping the task: for re-ingestion, where it is one file's data that
+  // Sift refuses, not the connection or the key.
+  bool invalid_argument_fails_only_the_checkpoint = false;
 };
 
 struct IngestionMetrics {

@@ -62,6 +62,8 @@ IngestionOptions PrivateStreamOptions(const ReingestionOptions& options) {
   stream.retry.initial_backoff = absl::Milliseconds(1);
   stream.retry.max_backoff = absl::Milliseconds(1);
   stream.retry.jitter = 0;
+  // One file Sift calls invalid is that job's problem; the other jobs still go.
+  stream.invalid_argument_fails_only_the_checkpoint = true;
   return stream;
 }
 
@@ -148,7 +150,7 @@ void ReingestionTask::OnControl(const ControlMessage& message) {
 void ReingestionTask::OnPrivateControl(const ControlMessage& message) {
   switch (message.kind) {
     case ControlKind::kCheckpointNeedsReingestion:
-      failed_private_.insert(message.checkpoint);
+      failed_private_[message.checkpoint] = message.error;
       return;
     case ControlKind::kCheckpointComplete:
       resolved_through_ = std::max(resolved_through_, message.checkpoint);

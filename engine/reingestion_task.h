@@ -48,8 +48,13 @@
 // messages_recovered as well. With retain_backups, the files of a job that succeeded get
 // ".acked" markers.
 //
-// Failure for good. If the private stream meets a status retrying cannot fix
-// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT), its ErrorSignal is forwarded on the
+// Refused data. If Sift ends an attempt with INVALID_ARGUMENT (it refuses the job's messages),
+// the job is given up at once, its files kept and named in kErrorSignal; sending the same
+// bytes again cannot succeed, and the other jobs go on. The next start tries the files once
+// more (start-up recovery), in case what Sift refused has changed (a flow registered since).
+//
+// Failure for good. If the private stream meets a status retrying cannot fix that is not about
+// the data (UNAUTHENTICATED, PERMISSION_DENIED: the key), its ErrorSignal is forwarded on the
 // engine's bus, the job's files are kept, and the task stops: later jobs are refused with
 // kErrorSignal naming their files (which stay on disk for start-up recovery).
 //
@@ -86,6 +91,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -268,7 +274,8 @@ class ReingestionTask {
   std::unique_ptr<IngestionTask> stream_;
   // Verdicts from the private bus, acted on by Step().
   uint64_t resolved_through_ = 0;    // Highest private checkpoint with CheckpointComplete.
-  std::set<uint64_t> failed_private_;  // Private checkpoints marked NeedsReingestion.
+  // Private checkpoints marked NeedsReingestion, with the status their stream ended with.
+  std::map<uint64_t, absl::Status> failed_private_;
   std::optional<absl::Status> stream_error_;
 
   State state_ = State::kIdle;

@@ -19,9 +19,18 @@ namespace sift_stream::engine {
 
 void ReingestionTask::StepAwaitingAck() {
   if (resolved_through_ < attempt_checkpoint_) return;  // Sift has not answered yet.
-  const bool failed = failed_private_.count(attempt_checkpoint_) > 0;
+  auto verdict = failed_private_.find(attempt_checkpoint_);
+  const bool failed = verdict != failed_private_.end();
+  const absl::Status why = failed ? verdict->second : absl::OkStatus();
   failed_private_.erase(failed_private_.begin(),
                         failed_private_.upper_bound(attempt_checkpoint_));
+  if (absl::IsInvalidArgument(why)) {
+    // Sending the same bytes again cannot change Sift's mind; the next start tries once more.
+    ++metrics_.jobs_failed;
+    return GiveUpJob(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("Sift refused its messages as invalid (", why.message(),
+                                  "); not retried"));
+  }
   if (failed) return AttemptFailed();
   AttemptSucceeded();
 }

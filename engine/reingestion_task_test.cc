@@ -354,6 +354,34 @@ TEST_F(ReingestionTaskTest, JobThatKeepsFailingDoesNotHoldUpTheJobsBehindIt) {
   EXPECT_FALSE(task_->idle()) << "the poison job is still being retried";
 }
 
+// Sift refusing one job's messages as invalid (INVALID_ARGUMENT) is that job's problem: it is
+// given up at once, its file kept, and the jobs behind it go on — not the whole task stopped.
+TEST_F(ReingestionTaskTest, JobSiftRefusesAsInvalidIsGivenUpAndTheOthersGoOn) {
+  MakeTask(FastRetries());
+  const std::string invalid = absl::StrCat(dir_, "/invalid.pbfs");
+  {
+    sift::ingest::v1::IngestWithConfigDataStreamRequest request;
+    request.set_flow("no-such-flow");
+    request.set_end_stream_on_validation_error(true);  // So the fake ends the stream.
+    io::PbfsChunkEncoder encoder;
+    ASSERT_TRUE(encoder.Add(request.SerializeAsString()).ok());
+    const absl::string_view chunk = encoder.Seal();
+    std::ofstream(invalid, std::ios::binary).write(chunk.data(), chunk.size());
+  }
+  Reingest(1, {invalid});
+  const std::string good = WriteFile("a", 0, 1000);
+  Reingest(2, {good});
+  RunJobs(2);
+  EXPECT_EQ(Committed(), 1000);
+  EXPECT_EQ(task_->metrics().jobs_failed, 1u);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().retries, 0u) << "refused data must not be sent again";
+  EXPECT_TRUE(Exists(invalid));
+  EXPECT_FALSE(Exists(good));
+  EXPECT_EQ(task_->state(), ReingestionTask::State::kIdle) << "the task must go on";
+  EXPECT_EQ(ErrorsMentioning({"checkpoint 1", "refused its messages as invalid", invalid}), 1);
+}
+
 TEST_F(ReingestionTaskTest, CorruptMiddleChunkIsSkippedTheRestCommittedAndTheFileKept) {
   MakeTask({});
   const std::string damaged = WriteFileWithCorruptMiddleChunk("a");
