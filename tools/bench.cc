@@ -30,7 +30,10 @@
 // messages. --progress_interval_ms=T prints one JSON line to stderr every T ms while it runs:
 // {"progress":{"t_ms":..,"sent":..,"written_live":..,"acknowledged":..,"backed_up":..,
 // "reingested":..,"send_queue_depth":..,"live_queue_depth":..,"live_streams_failed":..,
-// "rss_kb":..}}.
+// "recovery_files_found":..,"recovery_files_recovered":..,"reingest_jobs_pending":..,
+// "backup_rotations":..,"rss_kb":..}}.
+// --memory_backups_mb=M streams live with memory backups of at most M MiB (no files; see
+// SiftStreamBuilder::MemoryBackups) instead of backup files.
 // --compression=gzip|deflate compresses each message on the wire (SiftStreamBuilder::Compress);
 // the JSON line says which ("compression"). Channel c of message i holds i * 0.001 + c.
 
@@ -67,6 +70,8 @@ DEFINE_string(backup_dir, "/tmp", "backup directory");
 DEFINE_bool(retain_backups, false, "keep backup files after acknowledged checkpoints");
 DEFINE_bool(no_backups, false, "live only: no backup files");
 DEFINE_bool(backups_only, false, "backup files only: nothing streamed");
+DEFINE_int64(memory_backups_mb, 0,
+             "live stream with memory backups of at most this many MiB instead of files");
 DEFINE_int64(checkpoint_interval_ms, 10000, "checkpoint interval");
 DEFINE_bool(no_setup_calls, false, "skip the set-up calls; stream into a fixed config id");
 DEFINE_int32(producers, 1, "threads calling Send at once");
@@ -342,8 +347,14 @@ std::string PerformanceJson(const SiftStreamMetrics& m, const std::vector<Produc
 }
 
 int Run() {
-  if (FLAGS_no_backups && FLAGS_backups_only) {
-    std::fprintf(stderr, "bench: --no_backups and --backups_only exclude each other\n");
+  if (FLAGS_no_backups + FLAGS_backups_only + (FLAGS_memory_backups_mb > 0) > 1) {
+    std::fprintf(stderr,
+                 "bench: --no_backups, --backups_only and --memory_backups_mb exclude each "
+                 "other\n");
+    return 2;
+  }
+  if (FLAGS_memory_backups_mb < 0) {
+    std::fprintf(stderr, "bench: --memory_backups_mb must not be negative\n");
     return 2;
   }
   if (FLAGS_flush_every > 0 && FLAGS_producers != 1) {
@@ -373,10 +384,16 @@ int Run() {
   SiftStreamBuilder builder;
   builder.Uri(FLAGS_uri).ApiKey(FLAGS_api_key).Tls(FLAGS_tls).IngestionConfig(BenchConfig())
       .Backups(backups).CheckpointInterval(absl::Milliseconds(FLAGS_checkpoint_interval_ms))
-      .Mode(FLAGS_no_backups       ? StreamMode::kLiveOnly
-            : FLAGS_backups_only ? StreamMode::kBackupsOnly
-                                 : StreamMode::kLiveWithBackups)
+      .Mode(FLAGS_no_backups               ? StreamMode::kLiveOnly
+            : FLAGS_backups_only         ? StreamMode::kBackupsOnly
+            : FLAGS_memory_backups_mb > 0 ? StreamMode::kLiveWithMemoryBackups
+                                         : StreamMode::kLiveWithBackups)
       .Compress(*compression);
+  if (FLAGS_memory_backups_mb > 0) {
+    MemoryBackupPolicy memory;
+    memory.max_bytes = static_cast<uint64_t>(FLAGS_memory_backups_mb) << 20;
+    builder.MemoryBackups(memory);
+  }
   if (FLAGS_no_setup_calls) builder.ExistingIngestionConfig(kFixedConfigId);
   auto stream = builder.Build();
   if (!stream.ok()) {

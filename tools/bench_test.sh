@@ -65,6 +65,17 @@ mkdir -p "$dir/small"
   || { cat "$dir/err5.txt"; echo "small-file bench failed"; exit 1; }
 files=$(ls "$dir/small"/*.pbfs | wc -l)
 [ "$files" -ge 3 ] || { echo "--max_file_bytes=65536 made $files file(s)"; exit 1; }
+# --memory_backups_mb: live with a memory ring, no files; everything committed.
+mkdir -p "$dir/memory"
+"$bench" --uri=127.0.0.1:$port2 --api_key=k --messages=5000 --start_us=3000000 \
+  --memory_backups_mb=16 --backup_dir="$dir/memory" >"$dir/out6.txt" 2>"$dir/err6.txt" \
+  || { cat "$dir/err6.txt"; echo "memory-backups bench failed"; exit 1; }
+if ls "$dir/memory"/* >/dev/null 2>&1; then echo "memory backups wrote files"; exit 1; fi
+sleep 0.2
+grep -q '"committed_messages":10000' "$dir/stats2.json" || { cat "$dir/stats2.json"; exit 1; }
+if "$bench" --messages=10 --memory_backups_mb=16 --no_backups >/dev/null 2>&1; then
+  echo "--memory_backups_mb with --no_backups was accepted"; exit 1
+fi
 if "$bench" --messages=10 --max_file_bytes=0 >/dev/null 2>&1; then
   echo "--max_file_bytes=0 was accepted"; exit 1
 fi
