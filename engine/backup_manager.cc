@@ -478,9 +478,10 @@ void BackupManager::OnUnlinked(io::Completion& completion) {
   if (completion.result < 0) {
     // The data is safe in Sift; a leftover file only costs disk space, so writing goes on.
     ++metrics_.delete_errors;
+    const std::string path = absl::StrCat(policy_.backup_dir, "/", unlink_queue_.front());
+    undeleted_files_.push_back(path);
     Signal(ControlKind::kErrorSignal, ledger_.open(),
-           io::ErrnoToStatus(-completion.result, "delete backup file",
-                             absl::StrCat(policy_.backup_dir, "/", unlink_queue_.front())));
+           io::ErrnoToStatus(-completion.result, "delete backup file", path));
   } else {
     ++metrics_.files_deleted;
   }

@@ -278,6 +278,9 @@ class BackupManager {
   absl::Status stall() const;
   void AbandonStall();
   BackupMetrics metrics() const;
+  // Files of acknowledged checkpoints whose deletion failed: Sift has their data; they stay
+  // on disk, and the next start's recovery sends them again and deletes them.
+  const std::vector<std::string>& undeleted_files() const { return undeleted_files_; }
   // Files so far, in write order, of the checkpoint being written: the open one, or, from
   // EndCheckpoint() until its last file is closed, the one that ended.
   const std::vector<std::string>& current_files() const { return files_; }
@@ -403,6 +406,7 @@ class BackupManager {
   uint64_t closed_serial_ = 0;  // The last file closed cleanly (so fully synced or written).
   uint64_t bytes_since_sync_ = 0;
 
+  std::vector<std::string> undeleted_files_;
   BackupMetrics metrics_;
 };
 

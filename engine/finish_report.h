@@ -72,6 +72,9 @@ struct FinishReport {
   // message in them was re-ingested, but what the damaged bytes held cannot be read. They are
   // kept, with an ".acked" marker once the rest was confirmed, for `pbfs inspect`.
   std::vector<std::string> damaged_files;
+  // Files Sift acknowledged whose deletion failed (Metrics().last_error says why). Their data
+  // is in Sift; the next stream on backup_dir sends them again (duplicates) and deletes them.
+  std::vector<std::string> undeleted_files;
 };
 
 namespace engine {

@@ -432,6 +432,37 @@ TEST_F(IoFaultTest, MessagesAFlushConfirmedSurviveALaterDiskFailure) {
   EXPECT_GE((*recovering)->Metrics().messages_recovered, static_cast<uint64_t>(confirmed));
 }
 
+// Deleting an acknowledged file fails (EIO): the data is in Sift, so streaming goes on, the
+// failure is reported, the file is left — and the next stream's recovery sends it again and
+// deletes it (duplicates, never loss).
+TEST_F(IoFaultTest, FailedDeletesOfAcknowledgedFilesLoseNothingAndAreRecoveredLater) {
+  {
+    auto stream = Builder(Policy()).Build();
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    io::FaultPlan plan;
+    const int eio = plan.Add({.op = FaultOp::kUnlink, .nth = 1, .error = EIO,
+                              .and_after = true, .path_contains = ".pbfs"});
+    ScopedFaultPlan scoped(&plan);
+    ASSERT_TRUE(SendUntil(**stream, 20000).ok()) << "a failed delete must not stop Send";
+    const FinishReport report = (*stream)->FinishWithReport(absl::Seconds(20));
+    EXPECT_GT(plan.fired(eio), 0) << "no acknowledged file was deleted";
+    EXPECT_EQ(sift_->Stats().ingest.committed_messages, accepted_);
+    // Sift has everything: Finish says so, and names the files it could not delete.
+    EXPECT_TRUE(report.status.ok()) << report.status;
+    EXPECT_EQ(report.messages_acknowledged, static_cast<uint64_t>(accepted_));
+    const std::vector<std::string> left = BackupFiles(backup_dir_);
+    EXPECT_FALSE(left.empty());
+    EXPECT_EQ(report.undeleted_files.size(), left.size());
+    EXPECT_TRUE(absl::StrContains((*stream)->Metrics().last_error, "delete backup file"))
+        << (*stream)->Metrics().last_error;
+  }
+  auto next = Builder(Policy()).Build();
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE((*next)->Finish(absl::Seconds(30)).ok());
+  EXPECT_TRUE(BackupFiles(backup_dir_).empty()) << "recovery left the undeletable files";
+  EXPECT_EQ(sift_->Stats().ingest.committed_messages, accepted_);
+}
+
 TEST_F(IoFaultTest, StreamRecoversWhenSpaceComesBack) {
   auto stream = Builder(Policy()).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();

@@ -74,6 +74,14 @@ absl::Status Reactor::Verdict() {
         LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
     unconfirmed.insert(unconfirmed.end(), left.begin(), left.end());
   }
+  // Sift acknowledged these; only their deletion failed (Metrics().last_error says why).
+  const std::vector<std::string> undeleted = UndeletedFiles();
+  unconfirmed.erase(std::remove_if(unconfirmed.begin(), unconfirmed.end(),
+                                   [&](const std::string& file) {
+                                     return std::find(undeleted.begin(), undeleted.end(),
+                                                      file) != undeleted.end();
+                                   }),
+                    unconfirmed.end());
   std::string kept;
   if (!unconfirmed.empty()) {
     kept = absl::StrCat(
@@ -108,7 +116,18 @@ FinishReport Reactor::BuildReport() const {
     report.leftover_files = LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
   }
   if (reingestion_ != nullptr) report.damaged_files = reingestion_->damaged_files();
+  report.undeleted_files = UndeletedFiles();
   return report;
+}
+
+std::vector<std::string> Reactor::UndeletedFiles() const {
+  std::vector<std::string> files;
+  if (backup_ != nullptr) files = backup_->undeleted_files();
+  if (reingestion_ != nullptr) {
+    const std::vector<std::string>& more = reingestion_->undeleted_files();
+    files.insert(files.end(), more.begin(), more.end());
+  }
+  return files;
 }
 
 uint64_t Reactor::UnprotectedMessages() const {

@@ -204,6 +204,8 @@ class ReingestionTask {
   // Backup files found damaged (corrupt, or an I/O error while reading), once each, in the
   // order met: every intact message in them was streamed, and they are kept on disk.
   const std::vector<std::string>& damaged_files() const { return damaged_files_; }
+  // Files of acknowledged jobs whose deletion failed: Sift has their data; they stay on disk.
+  const std::vector<std::string>& undeleted_files() const { return undeleted_files_; }
   // The private stream's own counters (streams started and failed, messages written).
   const IngestionMetrics& stream_metrics() const { return stream_->metrics(); }
 
@@ -309,6 +311,7 @@ class ReingestionTask {
   std::mt19937_64 rng_{std::random_device{}()};
   ReingestionMetrics metrics_;
   std::vector<std::string> damaged_files_;
+  std::vector<std::string> undeleted_files_;
 };
 
 const char* ReingestionStateName(ReingestionTask::State state);

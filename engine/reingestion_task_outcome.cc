@@ -135,6 +135,7 @@ void ReingestionTask::OnUnlinked(io::Completion& completion) {
     ++metrics_.files_deleted;
   } else if (completion.result != -ENOENT) {
     // The data is in Sift; a leftover file only costs disk space.
+    undeleted_files_.push_back(file.path);
     Signal(io::ErrnoToStatus(-completion.result, "delete re-ingested backup file", file.path));
   }
   ++unlink_index_;

@@ -82,6 +82,8 @@ py::dict ReportToPython(const FinishReport& report, absl::string_view secret) {
   d["messages_on_disk"] = report.messages_on_disk;
   d["messages_unprotected"] = report.messages_unprotected;
   d["leftover_files"] = report.leftover_files;
+  d["damaged_files"] = report.damaged_files;
+  d["undeleted_files"] = report.undeleted_files;
   return d;
 }
 
