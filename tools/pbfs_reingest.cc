@@ -149,9 +149,9 @@ std::string FormatProgressBar(const FileReingestProgress& p, int columns) {
 }
 
 std::string FormatSummary(const FileReingestReport& report, const std::string& uri) {
-  std::string out = absl::StrFormat("pbfs reingest: %d files to %s in %.2f s\n",
-                                    report.files.size(), uri,
-                                    absl::ToDoubleSeconds(report.elapsed));
+  std::string out = absl::StrFormat("pbfs reingest: %d file%s to %s in %.2f s\n",
+                                    report.files.size(), report.files.size() == 1 ? "" : "s",
+                                    uri, absl::ToDoubleSeconds(report.elapsed));
   for (const FileReingestResult& file : report.files) {
     absl::StrAppendFormat(&out, "  %-12s %s: %s\n", engine::FileOutcomeName(file.outcome),
                           file.path, DescribeFile(file));

@@ -124,6 +124,7 @@ expect_out "9013 bytes skipped in 1 region" "reingest damaged"
 cp text.txt notes.pbfs
 run reingest --uri=127.0.0.1:$port --api_key=secret-test-key notes.pbfs
 expect_rc 1 "reingest of a file that is not PBFS"
+expect_out "pbfs reingest: 1 file to 127.0.0.1:$port" "not PBFS"
 expect_out "damaged      notes.pbfs: 0 intact messages re-ingested; corrupt at offset 0" "not PBFS"
 cmp -s text.txt notes.pbfs || fail "reingest deleted or changed a file that is not PBFS"
 
