@@ -258,7 +258,7 @@ TEST_F(SiftStreamTest, LiveOnlyStreamPushesBackInsteadOfDroppingWhenSiftIsSlow) 
 }
 
 // Counts the messages in the stream's backup files (every file must be readable).
-int64_t MessagesOnDisk(const std::string& dir) {
+int64_t CleanMessagesOnDisk(const std::string& dir) {
   int64_t messages = 0;
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
@@ -288,7 +288,7 @@ TEST_F(SiftStreamTest, FinishDeadlineWithAHangingServerKeepsEveryMessageOnDisk) 
   EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "the abort did not cancel the streams";
   EXPECT_FALSE(finished.ok());
   EXPECT_EQ(sift_->Stats().ingest.committed_messages, 0);
-  EXPECT_EQ(MessagesOnDisk(backup_dir_), 20000);
+  EXPECT_EQ(CleanMessagesOnDisk(backup_dir_), 20000);
 }
 
 // Finish's deadline holds while the live stream waits out a retry backoff far longer than
@@ -311,7 +311,7 @@ TEST_F(SiftStreamTest, FinishDeadlineCutsALongRetryBackoffShort) {
   const absl::Status finished = (*stream)->Finish(absl::Seconds(1));
   EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "Finish waited out the 30 s backoff";
   EXPECT_TRUE(absl::IsUnavailable(finished)) << finished;
-  EXPECT_EQ(MessagesOnDisk(backup_dir_), 2000) << "what Sift did not take must stay on disk";
+  EXPECT_EQ(CleanMessagesOnDisk(backup_dir_), 2000) << "what Sift did not take must stay on disk";
 }
 
 TEST_F(SiftStreamTest, FullBackupDiskPushesBackSayingSoAndFinishNeverClaimsWhatItCannotProve) {

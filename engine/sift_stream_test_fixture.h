@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <glog/logging.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/sift_stream.h"
 #include "gtest/gtest.h"
+#include "io/pbfs_reader.h"
 #include "testing/fake_sift.h"
 
 namespace sift_stream {
@@ -70,6 +72,44 @@ inline absl::Status SendNumbered(SiftStream& stream, int64_t i) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   return s;
+}
+
+// Messages in the .pbfs files of `dir`, read the way recovery reads them.
+inline int64_t MessagesOnDisk(const std::string& dir) {
+  int64_t messages = 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  while (dirent* e = readdir(d)) {
+    if (!absl::EndsWith(e->d_name, ".pbfs")) continue;
+    auto reader = io::PbfsReader::OpenFile(absl::StrCat(dir, "/", e->d_name),
+                                           io::PbfsReadMode::kSalvage);
+    if (!reader.ok()) continue;
+    absl::string_view message;
+    while ((*reader)->Next(&message)) ++messages;
+  }
+  closedir(d);
+  return messages;
+}
+
+inline void RemoveBackupFiles(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    if (absl::EndsWith(e->d_name, ".pbfs")) unlink(absl::StrCat(dir, "/", e->d_name).c_str());
+  }
+  closedir(d);
+}
+
+inline bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+inline void SendRange(SiftStream& stream, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    const absl::Status s = SendNumbered(stream, i);
+    ASSERT_TRUE(s.ok()) << s;
+  }
 }
 
 class SiftStreamTest : public ::testing::Test {
