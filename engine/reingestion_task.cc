@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/backup_dir.h"
+#include "engine/wire_format.h"
 
 namespace sift_stream::engine {
 
@@ -218,6 +219,7 @@ void ReingestionTask::StartAttempt() {
   attempt_position_ = 0;
   attempt_range_ = 0;
   attempt_sends_all_ = job_->only.empty();
+  for (File& file : job_->files) file.malformed = 0;
   state_ = State::kStreaming;
 }
 
@@ -247,6 +249,10 @@ void ReingestionTask::StepStreaming() {
       continue;
     }
     if (!Wanted()) continue;  // Sift acknowledged it on the live stream.
+    if (!wire::IsWellFormedMessage(message)) {
+      ++job_->files[file_index_].malformed;  // Sift could only refuse it, on every attempt.
+      continue;
+    }
     stream_->Enqueue(message);  // Copies: `message` dies at the next Next().
     ++attempt_messages_;
     attempt_bytes_ += message.size();
@@ -331,6 +337,20 @@ void ReingestionTask::FinishFile() {
   if (!read_status.ok()) file.unread_tail = true;  // Its messages after the error were not sent.
   // Messages missing from this file shift the positions of every later one.
   if (report.end != io::PbfsEnd::kClean || !read_status.ok()) attempt_sends_all_ = true;
+  if (file.malformed > 0) {
+    file.keep = true;
+    if (!file.malformed_signaled) {
+      file.malformed_signaled = true;
+      ++metrics_.damaged_files;
+      if (file.memory == nullptr) damaged_files_.push_back(file.path);
+      Signal(absl::DataLossError(absl::StrFormat(
+          "re-ingestion of checkpoint %d: backup file %s holds %d frame(s) that are not "
+          "serialized messages (intact CRC: the writer wrote them so); they are skipped, its "
+          "other %d messages are re-ingested and the file is kept",
+          job_->checkpoint, file.path, file.malformed,
+          report.messages_read - file.malformed)));
+    }
+  }
   if (report.end == io::PbfsEnd::kCorrupt || !read_status.ok()) {
     file.keep = true;
     if (!file.signaled) {

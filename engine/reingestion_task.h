@@ -218,6 +218,8 @@ class ReingestionTask {
     bool unreadable = false;  // Could not be opened in this job: nothing of it was sent.
     bool unread_tail = false;  // A read error stopped it part way: the rest was not sent.
     bool signaled = false;  // Its problem was reported (once per job).
+    uint64_t malformed = 0;  // Frames skipped as not serialized messages (this attempt).
+    bool malformed_signaled = false;
   };
   struct Job {
     uint64_t checkpoint = 0;

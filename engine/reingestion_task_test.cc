@@ -382,6 +382,30 @@ TEST_F(ReingestionTaskTest, JobSiftRefusesAsInvalidIsGivenUpAndTheOthersGoOn) {
   EXPECT_EQ(ErrorsMentioning({"checkpoint 1", "refused its messages as invalid", invalid}), 1);
 }
 
+// A frame with an intact CRC that is no serialized message (another writer's bug) is never
+// sent — Sift could only refuse it, on every attempt — the rest of the file is, and the file
+// is kept and reported as damaged.
+TEST_F(ReingestionTaskTest, FrameThatIsNoMessageIsSkippedTheRestSentAndTheFileKept) {
+  MakeTask(FastRetries());
+  const std::string path = absl::StrCat(dir_, "/garbage.pbfs");
+  {
+    io::PbfsChunkEncoder encoder;
+    for (int64_t i = 0; i < 100; ++i) ASSERT_TRUE(encoder.Add(Message(i)).ok());
+    ASSERT_TRUE(encoder.Add(std::string(64, '\xff')).ok());
+    for (int64_t i = 100; i < 200; ++i) ASSERT_TRUE(encoder.Add(Message(i)).ok());
+    const absl::string_view chunk = encoder.Seal();
+    std::ofstream(path, std::ios::binary).write(chunk.data(), chunk.size());
+  }
+  Reingest(1, {path});
+  RunJobs(1);
+  EXPECT_EQ(Committed(), 200);
+  EXPECT_EQ(task_->metrics().jobs_done, 1u);
+  EXPECT_EQ(task_->metrics().damaged_files, 1u);
+  EXPECT_EQ(task_->damaged_files(), std::vector<std::string>{path});
+  EXPECT_TRUE(Exists(path));
+  EXPECT_EQ(ErrorsMentioning({path, "1 frame(s) that are not serialized messages"}), 1);
+}
+
 TEST_F(ReingestionTaskTest, CorruptMiddleChunkIsSkippedTheRestCommittedAndTheFileKept) {
   MakeTask({});
   const std::string damaged = WriteFileWithCorruptMiddleChunk("a");

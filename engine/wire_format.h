@@ -55,6 +55,58 @@ inline char* PutString(uint32_t field, absl::string_view bytes, char* p) {
   return p + bytes.size();
 }
 
+// Reads a varint at `*p` (before `end`) into `*value`; false if it runs past `end` or past
+// ten bytes.
+inline bool GetVarint(const char** p, const char* end, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    const auto byte = static_cast<uint8_t>(*(*p)++);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `bytes` are a sequence of well-formed fields: each tag names a field number of at
+// least 1 and a wire type proto3 uses, and each value fits in what is left. The contents of
+// length-delimited fields are not checked. A frame that passes its CRC was written so, and
+// one that fails this check was never a serialized message: re-ingestion skips it rather
+// than sending Sift something it can only refuse, for ever.
+inline bool IsWellFormedMessage(absl::string_view bytes) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  while (p < end) {
+    uint64_t tag = 0;
+    if (!GetVarint(&p, end, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff) return false;
+    uint64_t length = 0;
+    switch (static_cast<uint32_t>(tag & 7)) {
+      case kVarint:
+        if (!GetVarint(&p, end, &length)) return false;
+        break;
+      case k64Bit:
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case k32Bit:
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      case kLengthDelimited:
+        if (!GetVarint(&p, end, &length) || length > static_cast<uint64_t>(end - p)) {
+          return false;
+        }
+        p += length;
+        break;
+      default:
+        return false;  // Groups (3, 4) and the unused types 6 and 7.
+    }
+  }
+  return true;
+}
+
 }  // namespace sift_stream::engine::wire
 
 #endif  // SIFT_STREAM_ENGINE_WIRE_FORMAT_H_
