@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "absl/strings/str_replace.h"
+#include "engine/redact.h"
 
 namespace sift_stream::python {
 namespace {
@@ -73,8 +73,9 @@ PyObject* ClassOf(const absl::Status& status) {
 
 std::string MessageOf(const absl::Status& status, absl::string_view secret) {
   std::string message(status.message());
-  if (!secret.empty()) message = absl::StrReplaceAll(message, {{secret, "<api key>"}});
-  return message;
+  // The engine's rule: short (test) keys only where they stand alone, so "k" does not mangle
+  // every word with a k in it.
+  return secret.empty() ? message : engine::RedactApiKey(message, secret);
 }
 
 }  // namespace

@@ -118,6 +118,15 @@ class ErrorTest(unittest.TestCase):
         self.assertIsInstance(raised.exception, sift_stream.Unauthenticated)
         self.assertNotIn("wrong-secret-key-123", str(raised.exception))
 
+    def test_a_one_letter_key_does_not_mangle_the_message(self):
+        # Short (test) keys are hidden only where they stand alone, as the engine does: "e"
+        # must not turn every "e" of the message into a marker.
+        with self.assertRaises(sift_stream.Unauthenticated) as raised:
+            builder(self.server, key="e").build()
+        message = str(raised.exception)
+        self.assertIn("unknown API key", message)  # The server's words, every "e" intact.
+        self.assertIn("failed after", message)
+
     def test_unknown_flow(self):
         with self.assertRaisesRegex(sift_stream.InvalidArgument, "nope"):
             self.stream.send("nope", T0, [1.0])
