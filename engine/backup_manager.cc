@@ -1,9 +1,11 @@
 #include "engine/backup_manager.h"
 
+#include <fcntl.h>
 #include <glog/logging.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <utility>
 
@@ -44,6 +46,14 @@ absl::Status CheckArguments(const DiskBackupPolicy& policy, absl::string_view st
   return absl::OkStatus();
 }
 
+// A lock the caller holds is shared, not taken again: a dup of its descriptor keeps the same
+// flock for as long as either is open, with no moment in which another process could take it.
+absl::StatusOr<int> ShareHeldLock(int held_lock_fd, const std::string& dir) {
+  const int fd = fcntl(held_lock_fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return io::ErrnoToStatus(errno, "share the lock of backup directory", dir);
+  return fd;
+}
+
 BackupManagerOptions WithPool(BackupManagerOptions options, io::AppendBufferPool* pool) {
   options.file.pool = pool;
   return options;
@@ -75,7 +85,9 @@ absl::StatusOr<std::unique_ptr<BackupManager>> BackupManager::Create(
   absl::StatusOr<int> dir_fd =
       OpenBackupDir(policy.backup_dir, absl::StrCat(".", stream_id, ".probe"));
   if (!dir_fd.ok()) return dir_fd.status();
-  absl::StatusOr<int> lock_fd = LockBackupDir(*dir_fd, policy.backup_dir);
+  absl::StatusOr<int> lock_fd = options.held_lock_fd >= 0
+                                    ? ShareHeldLock(options.held_lock_fd, policy.backup_dir)
+                                    : LockBackupDir(*dir_fd, policy.backup_dir);
   if (!lock_fd.ok()) {
     close(*dir_fd);
     return lock_fd.status();
@@ -479,7 +491,7 @@ void BackupManager::OnUnlinked(io::Completion& completion) {
     // The data is safe in Sift; a leftover file only costs disk space, so writing goes on.
     ++metrics_.delete_errors;
     const std::string path = absl::StrCat(policy_.backup_dir, "/", unlink_queue_.front());
-    undeleted_files_.push_back(path);
+    if (completion.result != -ENOENT) undeleted_files_.push_back(path);  // Gone is deleted.
     Signal(ControlKind::kErrorSignal, ledger_.open(),
            io::ErrnoToStatus(-completion.result, "delete backup file", path));
   } else {

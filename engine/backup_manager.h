@@ -170,6 +170,10 @@ struct BackupManagerOptions {
   size_t chunk_target_bytes = 256 << 10;
   // Buffers of each backup file (io/append_file.h): size and count bound the bytes in flight.
   io::AppendFileOptions file;
+  // A descriptor holding backup_dir's lock already (CheckAndLockBackupDir), still the
+  // caller's: the manager shares that lock instead of taking it again, so that no other
+  // process can take it in between. -1: the manager locks the directory itself.
+  int held_lock_fd = -1;
 };
 
 // Counters for monitoring; see BackupManager::metrics().

@@ -363,10 +363,6 @@ TEST_F(IoFaultTest, ShortBackupWritesInTheMiddleLeaveByteExactFilesAndLoseNothin
   EXPECT_EQ(disk.damaged_files, 0) << disk.damage;
 }
 
-// A disk that is full for a while and then has space again. While it is full, Send() pushes
-// back with a retryable ResourceExhausted that says the disk is full (messages already taken
-// wait in memory, none go out unprotected); once space comes back the stream carries on,
-// loses nothing and finishes clean.
 // Flush may say OK only after the fdatasync it asked for succeeded: one that fails must make
 // Flush fail, and the fault firing proves Flush asked for one at all.
 TEST_F(IoFaultTest, FlushWaitsForItsFdatasyncAndFailsWhenItFails) {
@@ -463,6 +459,10 @@ TEST_F(IoFaultTest, FailedDeletesOfAcknowledgedFilesLoseNothingAndAreRecoveredLa
   EXPECT_EQ(sift_->Stats().ingest.committed_messages, accepted_);
 }
 
+// A disk that is full for a while and then has space again. While it is full, Send() pushes
+// back with a retryable ResourceExhausted that says the disk is full (messages already taken
+// wait in memory, none go out unprotected); once space comes back the stream carries on,
+// loses nothing and finishes clean.
 TEST_F(IoFaultTest, StreamRecoversWhenSpaceComesBack) {
   auto stream = Builder(Policy()).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();

@@ -44,7 +44,10 @@ absl::Status Reactor::Build() {
   const StreamMode mode = config_.mode;
   // What can fail comes before anything that puts an operation in flight on the ring.
   if (mode == StreamMode::kLiveWithBackups || mode == StreamMode::kBackupsOnly) {
-    auto backup = BackupManager::Create(*ring_, bus_, config_.backups, config_.stream_id);
+    BackupManagerOptions options;
+    options.held_lock_fd = config_.backup_dir_lock_fd;
+    auto backup =
+        BackupManager::Create(*ring_, bus_, config_.backups, config_.stream_id, options);
     if (!backup.ok()) return backup.status();
     backup_ = std::move(backup).value();
   }

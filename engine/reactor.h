@@ -63,6 +63,9 @@ struct ReactorConfig {
   size_t control_capacity = 1024;
   // SiftStreamBuilder::NoRetries(): no re-ingestion task and no start-up recovery.
   bool no_retries = false;
+  // The backup directory's lock as Build() took it (BackupManagerOptions::held_lock_fd),
+  // still Build()'s to close; -1: the backup manager locks the directory itself.
+  int backup_dir_lock_fd = -1;
 };
 
 class Reactor {

@@ -3,17 +3,21 @@
 // a second process on the directory is refused until it dies, and a relative backup_dir
 // survives a chdir. Flush and the sync policies: durability_test.cc.
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/sift_stream.h"
@@ -128,11 +132,12 @@ TEST_F(RecoveryTest, LockIsCheckedBeforeAnyCallToSift) {
 TEST_F(RecoveryTest, RelativeBackupDirStaysWhereItWasAfterAChdir) {
   char cwd[4096];
   ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  absl::Cleanup restore_cwd = [&cwd] { (void)!chdir(cwd); };  // Whatever fails below.
   const std::string parent = backup_dir_ + "/..";
   ASSERT_EQ(chdir(parent.c_str()), 0);
-  const std::string relative = "relative_backups";
+  const std::string relative = absl::StrCat("relative_backups_", getpid(), "_", rand());
   const std::string absolute = backup_dir_ + "/../" + relative;
-  ASSERT_EQ(mkdir(relative.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(relative.c_str(), 0700), 0) << strerror(errno);
   DiskBackupPolicy backups;
   backups.backup_dir = relative;
   auto stream = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();

@@ -234,7 +234,11 @@ void ReingestionTask::StepStreaming() {
   }
   size_t budget = RateBudget(options_.batch_messages);
   const size_t granted = budget;
-  while (budget > 0 && stream_->live_depth() < options_.max_queued_messages) {
+  // Frames read but not sent (acknowledged live, or malformed) are bounded too, so that one
+  // step never scans a whole large file.
+  size_t reads_left = 4 * options_.batch_messages;
+  while (budget > 0 && reads_left > 0 &&
+         stream_->live_depth() < options_.max_queued_messages) {
     if (reader_ == nullptr) {
       if (file_index_ == job_->files.size()) {
         stream_->EndCheckpoint();
@@ -248,6 +252,7 @@ void ReingestionTask::StepStreaming() {
       FinishFile();
       continue;
     }
+    --reads_left;
     if (!Wanted()) continue;  // Sift acknowledged it on the live stream.
     if (!wire::IsWellFormedMessage(message)) {
       ++job_->files[file_index_].malformed;  // Sift could only refuse it, on every attempt.
@@ -338,11 +343,9 @@ void ReingestionTask::FinishFile() {
   // Messages missing from this file shift the positions of every later one.
   if (report.end != io::PbfsEnd::kClean || !read_status.ok()) attempt_sends_all_ = true;
   if (file.malformed > 0) {
-    file.keep = true;
+    NoteDamaged(file);
     if (!file.malformed_signaled) {
       file.malformed_signaled = true;
-      ++metrics_.damaged_files;
-      if (file.memory == nullptr) damaged_files_.push_back(file.path);
       Signal(absl::DataLossError(absl::StrFormat(
           "re-ingestion of checkpoint %d: backup file %s holds %d frame(s) that are not "
           "serialized messages (intact CRC: the writer wrote them so); they are skipped, its "
@@ -352,11 +355,9 @@ void ReingestionTask::FinishFile() {
     }
   }
   if (report.end == io::PbfsEnd::kCorrupt || !read_status.ok()) {
-    file.keep = true;
+    NoteDamaged(file);
     if (!file.signaled) {
       file.signaled = true;
-      ++metrics_.damaged_files;
-      if (file.memory == nullptr) damaged_files_.push_back(file.path);
       const std::string problem =
           read_status.ok() ? report.problem : std::string(read_status.message());
       Signal(absl::DataLossError(absl::StrFormat(
@@ -371,6 +372,15 @@ void ReingestionTask::FinishFile() {
   }
   reader_.reset();
   ++file_index_;
+}
+
+// Kept for a human, counted once however many problems and attempts found it; listed in
+// damaged_files() once Sift confirmed the rest of its job (AttemptSucceeded).
+void ReingestionTask::NoteDamaged(File& file) {
+  file.keep = true;
+  if (file.damaged) return;
+  file.damaged = true;
+  ++metrics_.damaged_files;
 }
 
 void ReingestionTask::Signal(absl::Status error) {

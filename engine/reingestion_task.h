@@ -201,8 +201,9 @@ class ReingestionTask {
   // True once shut down and nothing, here or in the private stream, is in flight.
   bool quiescent() const;
   const ReingestionMetrics& metrics() const { return metrics_; }
-  // Backup files found damaged (corrupt, or an I/O error while reading), once each, in the
-  // order met: every intact message in them was streamed, and they are kept on disk.
+  // Backup files found damaged (corrupt, an I/O error while reading, malformed frames), once
+  // each, of jobs Sift acknowledged: every intact message in them was re-ingested, and they are
+  // kept on disk. (A damaged file of a job given up is kept and reported as such.)
   const std::vector<std::string>& damaged_files() const { return damaged_files_; }
   // Files of acknowledged jobs whose deletion failed: Sift has their data; they stay on disk.
   const std::vector<std::string>& undeleted_files() const { return undeleted_files_; }
@@ -218,6 +219,7 @@ class ReingestionTask {
     bool unreadable = false;  // Could not be opened in this job: nothing of it was sent.
     bool unread_tail = false;  // A read error stopped it part way: the rest was not sent.
     bool signaled = false;  // Its problem was reported (once per job).
+    bool damaged = false;    // Corrupt, unreadable part way, or holding malformed frames.
     uint64_t malformed = 0;  // Frames skipped as not serialized messages (this attempt).
     bool malformed_signaled = false;
   };
@@ -247,6 +249,7 @@ class ReingestionTask {
   // Opens the next file of the attempt; false if it could not be opened (signalled).
   bool OpenNextFile();
   void FinishFile();
+  void NoteDamaged(File& file);
   void AttemptSucceeded();
   void AttemptFailed();
   void MarkKeptFiles();

@@ -47,6 +47,7 @@ void ReingestionTask::AttemptSucceeded() {
   }
   for (File& file : job_->files) {
     if (file.memory != nullptr) file.memory->MarkAcknowledged();
+    if (file.damaged && file.memory == nullptr) damaged_files_.push_back(file.path);
   }
   MarkKeptFiles();
   if (options_.retain_backups) return FinishJob();

@@ -233,8 +233,8 @@ absl::StatusOr<std::unique_ptr<SiftStream>> SiftStreamBuilder::Build() {
       *setup, reactor.stream_id,
       engine::RequestBuilder(setup->ingestion_config_id, setup->run_id, setup->flows),
       max_message_bytes_, std::move(calls), auto_register_flows_));
-  // The backup manager takes the lock for good; a flock is per open file, so let go first.
-  if (early_lock >= 0) close(std::exchange(early_lock, -1));
+  // The backup manager shares this lock (a dup of the descriptor); ours closes on return.
+  reactor.backup_dir_lock_fd = early_lock;
   auto started = engine::Reactor::Start(std::move(reactor));
   if (!started.ok()) return started.status();
   stream->reactor_ = std::move(started).value();

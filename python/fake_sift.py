@@ -59,9 +59,8 @@ class FakeSiftServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL if self._quiet else None)
         self.port = int(self._first_line(timeout_s))
-        # The server prints its port before it installs its SIGTERM handler and writes the
-        # stats file for the first time (in that order): a stop() in between would kill it
-        # with no stats file at all. The file's existence means the handler is in place.
+        # Until its first stats file, a stop() could leave none to read (older servers also
+        # printed the port before installing their SIGTERM handler): wait for it.
         deadline = time.monotonic() + timeout_s
         while not os.path.exists(self.stats_file):
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -8,6 +8,15 @@ server="$TEST_SRCDIR/sift_stream/testing/fake_sift_server"
 dir="$TEST_TMPDIR/bench"
 mkdir -p "$dir/backups"
 
+# Waits (up to 10 s) until the server's stats file says it committed $2 messages.
+wait_committed() {
+  for _ in $(seq 100); do
+    grep -q "\"committed_messages\":$2," "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server stats: $(cat "$1")"; return 1
+}
+
 coproc SIFT { exec "$server" --port=0 --stats_file="$dir/stats.json" --stats_interval_ms=50 \
                 --api_keys=k 2>"$dir/server.log"; }
 read -r port <&"${SIFT[0]}"
@@ -24,8 +33,7 @@ for field in sent msgs_per_s cpu_ns_per_msg reingested checkpoints checkpoints_f
 done
 echo "$last" | grep -q '"sent":20000' || { echo "wrong count: $last"; exit 1; }
 echo "$last" | grep -q '"ok":true' || { echo "not ok: $last"; exit 1; }
-sleep 0.2
-grep -q '"committed_messages":20000' "$dir/stats.json" || { cat "$dir/stats.json"; exit 1; }
+wait_committed "$dir/stats.json" 20000 || exit 1
 if ls "$dir/backups"/*.pbfs >/dev/null 2>&1; then echo "backup files left behind"; exit 1; fi
 
 # A server that refuses everything: bench must not exit 0.
@@ -55,8 +63,7 @@ last4=$(tail -n 1 "$dir/out4.txt")
 [ "$(cat "$dir/progress")" = 2000 ] || { echo "progress file: $(cat "$dir/progress")"; exit 1; }
 echo "$last4" | grep -q '"flushes":4,' || { echo "flush count: $last4"; exit 1; }
 echo "$last4" | grep -q '"recovered_messages":3000,' || { echo "recovery: $last4"; exit 1; }
-sleep 0.2
-grep -q '"committed_messages":5000' "$dir/stats2.json" || { cat "$dir/stats2.json"; exit 1; }
+wait_committed "$dir/stats2.json" 5000 || exit 1
 if ls "$dir/backups"/*.pbfs >/dev/null 2>&1; then echo "recovered files left behind"; exit 1; fi
 # --max_file_bytes: small files rotate (10,000 messages are ~1.5 MB: one file by default).
 mkdir -p "$dir/small"
@@ -71,8 +78,7 @@ mkdir -p "$dir/memory"
   --memory_backups_mb=16 --backup_dir="$dir/memory" >"$dir/out6.txt" 2>"$dir/err6.txt" \
   || { cat "$dir/err6.txt"; echo "memory-backups bench failed"; exit 1; }
 if ls "$dir/memory"/* >/dev/null 2>&1; then echo "memory backups wrote files"; exit 1; fi
-sleep 0.2
-grep -q '"committed_messages":10000' "$dir/stats2.json" || { cat "$dir/stats2.json"; exit 1; }
+wait_committed "$dir/stats2.json" 10000 || exit 1
 if "$bench" --messages=10 --memory_backups_mb=16 --no_backups >/dev/null 2>&1; then
   echo "--memory_backups_mb with --no_backups was accepted"; exit 1
 fi

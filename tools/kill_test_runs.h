@@ -55,7 +55,9 @@ KillPlan NextKill(std::mt19937_64& rng);
 struct Landing {
   bool set_up = true;        // No progress line yet: Build() had not returned.
   bool recovering = false;   // Leftover files found at start not all acknowledged yet.
-  bool reingesting = false;  // Own live streams had failed and re-ingestion jobs were pending.
+  // Own live streams had failed and re-ingestion jobs were pending (recovery jobs count in
+  // the same gauge, so this may also hold for a run busy recovering).
+  bool reingesting = false;
   bool rotated = false;      // The run had rotated backup files at least once.
 };
 Landing ObservedLanding(absl::string_view bench_stderr);
