@@ -3,6 +3,7 @@
 // a second process on the directory is refused until it dies, and a relative backup_dir
 // survives a chdir. Flush and the sync policies: durability_test.cc.
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,7 +28,31 @@
 namespace sift_stream {
 namespace {
 
-using RecoveryTest = SiftStreamTest;
+class RecoveryTest : public SiftStreamTest {
+ protected:
+  // What a process that never reached Sift leaves behind, as after a crash: messages
+  // [0, count) in the backup files of a backups-only stream (in one file if `one_file`).
+  void LeaveFilesBehind(int count, bool one_file = false) {
+    DiskBackupPolicy backups;
+    backups.backup_dir = backup_dir_;
+    if (one_file) backups.max_file_size_bytes = 64 << 20;
+    auto earlier = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();
+    ASSERT_TRUE(earlier.ok()) << earlier.status();
+    SendRange(**earlier, 0, count);
+    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
+  }
+
+  // The path of a .pbfs file in backup_dir (the only one, where the test left one file).
+  std::string ABackupFile() const {
+    std::string path;
+    DIR* d = opendir(backup_dir_.c_str());
+    while (dirent* e = d != nullptr ? readdir(d) : nullptr) {
+      if (absl::EndsWith(e->d_name, ".pbfs")) path = absl::StrCat(backup_dir_, "/", e->d_name);
+    }
+    if (d != nullptr) closedir(d);
+    return path;
+  }
+};
 
 TEST_F(RecoveryTest, SecondLiveStreamOnTheSameDirectoryIsRefusedNamingTheHolder) {
   auto first = Builder().Build();
@@ -77,12 +102,7 @@ pid_t HoldLockInAChildProcess(const std::string& dir) {
 }
 
 TEST_F(RecoveryTest, LockOfAnotherProcessRefusesTheStreamAndItsDeathFreesTheFilesItLeft) {
-  {
-    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 3000);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(3000));
   const int leftovers = CountFiles(backup_dir_);
   ASSERT_GT(leftovers, 0);
 
@@ -161,13 +181,8 @@ TEST_F(RecoveryTest, RelativeBackupDirStaysWhereItWasAfterAChdir) {
 }
 
 TEST_F(RecoveryTest, LeftoverFilesAreRecoveredAtStartAndDeleted) {
-  {
-    // A stream that could not reach Sift: everything stays on disk, as after a crash.
-    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 4000);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
+  // A stream that could not reach Sift: everything stays on disk, as after a crash.
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(4000));
   const int leftovers = CountFiles(backup_dir_);
   ASSERT_GT(leftovers, 0);
   auto stream = Builder().Build();
@@ -186,18 +201,8 @@ TEST_F(RecoveryTest, LeftoverFilesAreRecoveredAtStartAndDeleted) {
 TEST_F(RecoveryTest, ThousandsOfLeftoverFilesAreAllRecovered) {
   // More leftover files than the control bus holds messages (1,024 by default): recovery
   // must hand them over a few at a time, not all at start.
-  std::string first;
-  {
-    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 1);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-    DIR* d = opendir(backup_dir_.c_str());
-    while (dirent* e = readdir(d)) {
-      if (absl::EndsWith(e->d_name, ".pbfs")) first = absl::StrCat(backup_dir_, "/", e->d_name);
-    }
-    closedir(d);
-  }
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(1));
+  const std::string first = ABackupFile();
   ASSERT_FALSE(first.empty());
   std::string bytes;
   {
@@ -220,12 +225,7 @@ TEST_F(RecoveryTest, ThousandsOfLeftoverFilesAreAllRecovered) {
 }
 
 TEST_F(RecoveryTest, RecoveryHonoursTheReingestRateLimit) {
-  {
-    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 3000);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(3000));
   auto stream = Builder().ReingestRateLimit(3000).Build();
   ASSERT_TRUE(stream.ok()) << stream.status();
   const absl::Time start = absl::Now();
@@ -236,12 +236,7 @@ TEST_F(RecoveryTest, RecoveryHonoursTheReingestRateLimit) {
 }
 
 TEST_F(RecoveryTest, RetainedRecoveredFilesAreMarkedAndNotSentAgain) {
-  {
-    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 1000);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(1000));
   const int leftovers = CountFiles(backup_dir_);
   for (int run = 0; run < 2; ++run) {
     SCOPED_TRACE(absl::StrCat("run ", run));
@@ -261,22 +256,9 @@ TEST_F(RecoveryTest, RetainedRecoveredFilesAreMarkedAndNotSentAgain) {
 // Damage a crash does not explain — a flipped bit, or another file under a .pbfs name — is
 // kept for a human, and Finish says so: the intact messages went to Sift, the rest could not.
 TEST_F(RecoveryTest, DamagedAndForeignLeftoversGiveUpWhatIsIntactAreKeptAndFinishSaysSo) {
-  {
-    DiskBackupPolicy backups;
-    backups.backup_dir = backup_dir_;
-    backups.max_file_size_bytes = 64 << 20;  // One file.
-    auto earlier = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 20000);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(20000, /*one_file=*/true));
   ASSERT_EQ(CountFiles(backup_dir_), 1);
-  std::string flipped;
-  DIR* d = opendir(backup_dir_.c_str());
-  while (dirent* e = readdir(d)) {
-    if (absl::EndsWith(e->d_name, ".pbfs")) flipped = absl::StrCat(backup_dir_, "/", e->d_name);
-  }
-  closedir(d);
+  const std::string flipped = ABackupFile();
   {
     std::fstream f(flipped, std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(0, std::ios::end);
@@ -317,21 +299,8 @@ TEST_F(RecoveryTest, DamagedAndForeignLeftoversGiveUpWhatIsIntactAreKeptAndFinis
 }
 
 TEST_F(RecoveryTest, TornLeftoverFileGivesUpItsIntactMessagesAndIsDeleted) {
-  {
-    DiskBackupPolicy backups;
-    backups.backup_dir = backup_dir_;
-    backups.max_file_size_bytes = 64 << 20;  // One file.
-    auto earlier = Builder().Backups(backups).Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 20000);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
-  DIR* d = opendir(backup_dir_.c_str());
-  std::string file;
-  while (dirent* e = readdir(d)) {
-    if (absl::EndsWith(e->d_name, ".pbfs")) file = absl::StrCat(backup_dir_, "/", e->d_name);
-  }
-  closedir(d);
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(20000, /*one_file=*/true));
+  const std::string file = ABackupFile();
   ASSERT_FALSE(file.empty());
   struct stat st;
   ASSERT_EQ(stat(file.c_str(), &st), 0);
@@ -350,12 +319,7 @@ TEST_F(RecoveryTest, TornLeftoverFileGivesUpItsIntactMessagesAndIsDeleted) {
 }
 
 TEST_F(RecoveryTest, RecoveryThatSiftRefusesKeepsTheFilesAndFinishNamesThem) {
-  {
-    auto earlier = Builder().Mode(StreamMode::kBackupsOnly).Build();
-    ASSERT_TRUE(earlier.ok()) << earlier.status();
-    SendRange(**earlier, 0, 500);
-    ASSERT_TRUE((*earlier)->Finish(absl::Seconds(10)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(LeaveFilesBehind(500));
   const int leftovers = CountFiles(backup_dir_);
   auto stream = Builder().Build();
   ASSERT_TRUE(stream.ok()) << stream.status();

@@ -147,7 +147,8 @@ TEST_F(PbfsInspectTest, MissingPathAndDirectoryWithoutPbfsFilesAreClearErrors) {
   EXPECT_TRUE(absl::StrContains(empty.status().message(), "no .pbfs files"));
 }
 
-TEST(PbfsReingestFormatTest, ProgressLineShowsFilesRateAndPercent) {
+// Two files of five done, a quarter of the bytes read in 2 s, reading c.pbfs.
+engine::FileReingestProgress QuarterDone() {
   engine::FileReingestProgress p;
   p.files_done = 2;
   p.files_total = 5;
@@ -157,20 +158,17 @@ TEST(PbfsReingestFormatTest, ProgressLineShowsFilesRateAndPercent) {
   p.input_bytes_total = 1000;
   p.elapsed = absl::Seconds(2);
   p.current_file = "/x/y/c.pbfs";
+  return p;
+}
+
+TEST(PbfsReingestFormatTest, ProgressLineShowsFilesRateAndPercent) {
+  const engine::FileReingestProgress p = QuarterDone();
   EXPECT_EQ(FormatProgress(p),
             "2/5 files, 1000 messages sent (500 msgs/s), 600 acknowledged, 25% of 0.0 MB: c.pbfs");
 }
 
 TEST(PbfsReingestFormatTest, TerminalBarShowsShareDoneEtaAndCounts) {
-  engine::FileReingestProgress p;
-  p.files_done = 2;
-  p.files_total = 5;
-  p.messages_sent = 1000;
-  p.messages_acknowledged = 600;
-  p.input_bytes_done = 250;
-  p.input_bytes_total = 1000;
-  p.elapsed = absl::Seconds(2);
-  p.current_file = "/x/y/c.pbfs";
+  engine::FileReingestProgress p = QuarterDone();
   EXPECT_EQ(FormatProgressBar(p, 0),
             "[######..................] 25%  ETA 0:06  2/5 files  1,000 msgs (500/s)  600 acked"
             "  c.pbfs");
