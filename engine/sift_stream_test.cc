@@ -309,7 +309,7 @@ TEST_F(SiftStreamTest, FinishDeadlineCutsALongRetryBackoffShort) {
   ASSERT_GT((*stream)->Metrics().retries, 0u) << "the live stream never backed off";
   const absl::Time start = absl::Now();
   const absl::Status finished = (*stream)->Finish(absl::Seconds(1));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "Finish waited out the 30 s backoff";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "Finish waited out the 30 s backoff";
   EXPECT_TRUE(absl::IsUnavailable(finished)) << finished;
   EXPECT_EQ(CleanMessagesOnDisk(backup_dir_), 2000) << "what Sift did not take must stay on disk";
 }
