@@ -203,6 +203,7 @@ class Reactor {
   // Messages neither durable on disk nor acknowledged by Sift (only after a backup failure).
   // Files Sift acknowledged whose deletion failed (backup manager and re-ingestion).
   std::vector<std::string> UndeletedFiles() const;
+  void RemoveUndeleted(std::vector<std::string>& files) const;
   uint64_t UnprotectedMessages() const;
   // Memory backups: the ring is full (Push refuses at once), how often it filled, and
   // messages a deadline left in the send queue that the full ring never took.

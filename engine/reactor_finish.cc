@@ -74,14 +74,7 @@ absl::Status Reactor::Verdict() {
         LeftoverBackupFiles(config_.backups.backup_dir, config_.stream_id);
     unconfirmed.insert(unconfirmed.end(), left.begin(), left.end());
   }
-  // Sift acknowledged these; only their deletion failed (Metrics().last_error says why).
-  const std::vector<std::string> undeleted = UndeletedFiles();
-  unconfirmed.erase(std::remove_if(unconfirmed.begin(), unconfirmed.end(),
-                                   [&](const std::string& file) {
-                                     return std::find(undeleted.begin(), undeleted.end(),
-                                                      file) != undeleted.end();
-                                   }),
-                    unconfirmed.end());
+  RemoveUndeleted(unconfirmed);
   std::string kept;
   if (!unconfirmed.empty()) {
     kept = absl::StrCat(
@@ -109,6 +102,7 @@ FinishReport Reactor::BuildReport() const {
     inputs.durable_messages = backup_->durable_messages();
     inputs.unconfirmed_files =
         UnconfirmedFilesOfStream(config_.backups.backup_dir, config_.stream_id);
+    RemoveUndeleted(inputs.unconfirmed_files);
   }
   inputs.reingests = reingestion_ != nullptr;
   FinishReport report = outcomes_.Report(inputs);
@@ -118,6 +112,18 @@ FinishReport Reactor::BuildReport() const {
   if (reingestion_ != nullptr) report.damaged_files = reingestion_->damaged_files();
   report.undeleted_files = UndeletedFiles();
   return report;
+}
+
+// Sift acknowledged these; only their deletion failed (Metrics().last_error says why), so they
+// confirm their checkpoints as if they were gone.
+void Reactor::RemoveUndeleted(std::vector<std::string>& files) const {
+  const std::vector<std::string> undeleted = UndeletedFiles();
+  files.erase(std::remove_if(files.begin(), files.end(),
+                             [&](const std::string& file) {
+                               return std::find(undeleted.begin(), undeleted.end(), file) !=
+                                      undeleted.end();
+                             }),
+              files.end());
 }
 
 std::vector<std::string> Reactor::UndeletedFiles() const {
